@@ -1,0 +1,23 @@
+"""The ``kvklink`` command line: a thin layer over the public functions.
+
+Each sub-command lives in its own module and registers itself on :data:`app` when imported.
+Logging is configured here, never in the library.
+"""
+
+from __future__ import annotations
+
+from kvklink.cli._app import app
+
+# Sub-command modules (each registers on ``app`` at import). One line per module.
+# --- intake ---
+# --- synth ---
+# --- linkage ---
+# --- cohorts ---
+# --- pipeline ---
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``kvklink`` console script."""
+    app()

@@ -1,0 +1,84 @@
+"""The pandas/polars boundary: accept either, compute in polars, return the caller's kind.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from kvklink.frames import to_polars, like_input
+>>> frame, kind = to_polars(pd.DataFrame({"a": [1, 2]}))
+>>> kind
+'pandas'
+>>> type(like_input(frame, kind)).__name__
+'DataFrame'
+>>> like_input(frame, kind).__class__.__module__.split(".")[0]
+'pandas'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal, TypeAlias
+
+import pandas as pd
+import polars as pl
+
+from kvklink.errors import SchemaError
+
+__all__ = ["AnyFrame", "FrameKind", "like_input", "require_columns", "to_polars"]
+
+FrameKind: TypeAlias = Literal["polars", "pandas"]
+AnyFrame: TypeAlias = pl.DataFrame | pd.DataFrame
+
+
+def to_polars(frame: Any, *, argument: str = "frame") -> tuple[pl.DataFrame, FrameKind]:
+    """Return ``frame`` as a polars DataFrame together with the kind it came in as.
+
+    A polars ``LazyFrame`` is collected. Anything that is not a pandas or polars frame is
+    refused with a :class:`~kvklink.errors.SchemaError` naming ``argument``.
+    """
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect(), "polars"
+    if isinstance(frame, pl.DataFrame):
+        return frame, "polars"
+    if isinstance(frame, pd.DataFrame):
+        bad = [c for c in frame.columns if not isinstance(c, str)]
+        if bad:
+            msg = (
+                f"The {argument!r} frame has {len(bad)} non-string column name(s); "
+                "kvklink needs string column names. Hint: rename them, e.g. "
+                "frame.columns = frame.columns.map(str)."
+            )
+            raise SchemaError(msg)
+        try:
+            return pl.from_pandas(frame.reset_index(drop=True)), "pandas"
+        except Exception as exc:  # pragma: no cover - depends on exotic pandas dtypes
+            msg = (
+                f"The {argument!r} frame could not be converted from pandas "
+                f"({type(exc).__name__}). Hint: convert object columns to str or numbers first."
+            )
+            raise SchemaError(msg) from None
+    msg = (
+        f"The {argument!r} argument must be a pandas or polars DataFrame, "
+        f"got {type(frame).__name__}. Hint: read the file with pandas.read_csv or polars.read_csv."
+    )
+    raise SchemaError(msg)
+
+
+def like_input(frame: pl.DataFrame, kind: FrameKind) -> Any:
+    """Return ``frame`` in the kind the caller supplied (``"pandas"`` or ``"polars"``)."""
+    if kind == "pandas":
+        return frame.to_pandas()
+    return frame
+
+
+def require_columns(frame: pl.DataFrame, columns: Iterable[str], *, argument: str) -> None:
+    """Raise :class:`~kvklink.errors.SchemaError` naming every column of ``columns`` missing."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing)
+        have = ", ".join(repr(c) for c in frame.columns[:12])
+        more = " …" if len(frame.columns) > 12 else ""
+        msg = (
+            f"The {argument!r} frame lacks required column(s) {shown}. "
+            f"It has: {have}{more}. Hint: pass the right column name or rename the column."
+        )
+        raise SchemaError(msg)
