@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kvklink._hmac_kernel import hmac_sha256_hex
 from kvklink.errors import InputError, SchemaError
 
-ENGINES = ["auto", "python"]
+ENGINES = ["auto", "numba", "python"]
 
 
 def reference(key: bytes, prefix: bytes, values: list[str | None]) -> list[str | None]:
