@@ -12,6 +12,8 @@ from kvklink import errors
 # --- intake (identifiers, keys, consent, pseudonymise) ---
 # --- synth ---
 # --- linkage ---
+from kvklink.linkage import LinkResult, link
+
 # --- disclosure ---
 # --- cohorts (matching, balance, effects) ---
 
@@ -21,6 +23,8 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree w
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "LinkResult",  # linkage
     "__version__",
     "errors",
+    "link",  # linkage
 ]

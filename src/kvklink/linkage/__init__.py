@@ -4,9 +4,19 @@ Public entry points are re-exported here from private implementation modules.
 """
 
 # --- exact linkage ---
+from kvklink.linkage._exact import HISTORY_COLUMNS, LINK_STATUSES, LinkLedger, LinkResult, link
+
 # --- end exact linkage ---
 
 # --- recovery (fuzzy) ---
 # --- end recovery (fuzzy) ---
 
-__all__: list[str] = []
+__all__ = [
+    # exact linkage
+    "HISTORY_COLUMNS",
+    "LINK_STATUSES",
+    "LinkLedger",
+    "LinkResult",
+    "link",
+    # recovery (fuzzy)
+]
