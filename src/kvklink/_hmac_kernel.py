@@ -43,7 +43,6 @@ Engine = Literal["auto", "numba", "python"]
 #: milliseconds and never waits for the numba kernel to be compiled or loaded from its cache.
 AUTO_NUMBA_MIN_VALUES = 4096
 
-_MASK = 0xFFFFFFFF
 # SHA-256 round constants (FIPS 180-4 §4.2.2) and initial hash value (§5.3.3).
 _K = np.array(
     [
@@ -58,35 +57,37 @@ _K = np.array(
         0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7,
         0xC67178F2,
     ],
-    dtype=np.int64,
+    dtype=np.uint32,
 )  # fmt: skip
 _H0 = np.array(
     [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB,
      0x5BE0CD19],
-    dtype=np.int64,
+    dtype=np.uint32,
 )
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).copy()
 
-# The kernels below keep every 32-bit word in an int64 (values stay in [0, 2**32) after each
-# mask), which avoids numba's signed/unsigned promotion rules and never overflows.
+# The kernels keep 32-bit words in uint32 arrays and wrap every sum back to uint32 with
+# ``_U(...)``: numba widens scalar arithmetic to 64 bits, and the explicit truncation lets LLVM
+# narrow it again (native 32-bit adds and rotates; about twice as fast as masking int64).
+_U = np.uint32
 
 
 @numba.njit(cache=True, inline="always")
-def _rotr(x: int, n: int) -> int:
-    return ((x >> n) | (x << (32 - n))) & _MASK
+def _rotr(x: np.uint32, n: np.uint32) -> np.uint32:
+    return _U((x >> n) | (x << (_U(32) - n)))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _compress(
-    state: npt.NDArray[np.int64], w: npt.NDArray[np.int64], k: npt.NDArray[np.int64]
+    state: npt.NDArray[np.uint32], w: npt.NDArray[np.uint32], k: npt.NDArray[np.uint32]
 ) -> None:
     """SHA-256 compression of one block. ``w[:16]`` holds the block's words; ``state`` updates."""
     for t in range(16, 64):
         x = w[t - 15]
         y = w[t - 2]
-        s0 = _rotr(x, 7) ^ _rotr(x, 18) ^ (x >> 3)
-        s1 = _rotr(y, 17) ^ _rotr(y, 19) ^ (y >> 10)
-        w[t] = (w[t - 16] + s0 + w[t - 7] + s1) & _MASK
+        s0 = _rotr(x, _U(7)) ^ _rotr(x, _U(18)) ^ (x >> _U(3))
+        s1 = _rotr(y, _U(17)) ^ _rotr(y, _U(19)) ^ (y >> _U(10))
+        w[t] = _U(w[t - 16] + s0 + w[t - 7] + s1)
     a = state[0]
     b = state[1]
     c = state[2]
@@ -96,36 +97,36 @@ def _compress(
     g = state[6]
     h = state[7]
     for t in range(64):
-        s1 = _rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)
+        s1 = _rotr(e, _U(6)) ^ _rotr(e, _U(11)) ^ _rotr(e, _U(25))
         ch = (e & f) ^ (~e & g)
-        t1 = h + s1 + ch + k[t] + w[t]
-        s0 = _rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)
+        t1 = _U(h + s1 + ch + k[t] + w[t])
+        s0 = _rotr(a, _U(2)) ^ _rotr(a, _U(13)) ^ _rotr(a, _U(22))
         maj = (a & b) ^ (a & c) ^ (b & c)
-        t2 = s0 + maj
+        t2 = _U(s0 + maj)
         h = g
         g = f
         f = e
-        e = (d + t1) & _MASK
+        e = _U(d + t1)
         d = c
         c = b
         b = a
-        a = (t1 + t2) & _MASK
-    state[0] = (state[0] + a) & _MASK
-    state[1] = (state[1] + b) & _MASK
-    state[2] = (state[2] + c) & _MASK
-    state[3] = (state[3] + d) & _MASK
-    state[4] = (state[4] + e) & _MASK
-    state[5] = (state[5] + f) & _MASK
-    state[6] = (state[6] + g) & _MASK
-    state[7] = (state[7] + h) & _MASK
+        a = _U(t1 + t2)
+    state[0] = _U(state[0] + a)
+    state[1] = _U(state[1] + b)
+    state[2] = _U(state[2] + c)
+    state[3] = _U(state[3] + d)
+    state[4] = _U(state[4] + e)
+    state[5] = _U(state[5] + f)
+    state[6] = _U(state[6] + g)
+    state[7] = _U(state[7] + h)
 
 
 @numba.njit(cache=True)
 def _padded_key_states(
-    key_block: npt.NDArray[np.uint8], h0: npt.NDArray[np.int64], k: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    key_block: npt.NDArray[np.uint8], h0: npt.NDArray[np.uint32], k: npt.NDArray[np.uint32]
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
     """SHA-256 states after absorbing ``key ^ ipad`` and ``key ^ opad`` (one block each)."""
-    w = np.empty(64, np.int64)
+    w = np.empty(64, np.uint32)
     inner = h0.copy()
     outer = h0.copy()
     for pad, state in ((0x36, inner), (0x5C, outer)):
@@ -143,9 +144,9 @@ def _hmac_hex_kernel(
     data: npt.NDArray[np.uint8],
     offsets: npt.NDArray[np.int64],
     prefix: npt.NDArray[np.uint8],
-    inner: npt.NDArray[np.int64],
-    outer: npt.NDArray[np.int64],
-    k: npt.NDArray[np.int64],
+    inner: npt.NDArray[np.uint32],
+    outer: npt.NDArray[np.uint32],
+    k: npt.NDArray[np.uint32],
     hex_digits: npt.NDArray[np.uint8],
     out: npt.NDArray[np.uint8],
     n_chunks: int,
@@ -160,8 +161,8 @@ def _hmac_hex_kernel(
     plen = prefix.size
     chunk = (n + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
-        w = np.empty(64, np.int64)
-        state = np.empty(8, np.int64)
+        w = np.empty(64, np.uint32)
+        state = np.empty(8, np.uint32)
         lo = c * chunk
         hi = min(n, lo + chunk)
         for i in range(lo, hi):
@@ -187,8 +188,8 @@ def _hmac_hex_kernel(
                     w[t] = word
                 if blk == n_blocks - 1:
                     bits = (64 + mlen) * 8  # the key block counts towards the length
-                    w[14] = (bits >> 32) & _MASK
-                    w[15] = bits & _MASK
+                    w[14] = bits >> 32
+                    w[15] = bits & 0xFFFFFFFF
                 _compress(state, w, k)
             for j in range(8):
                 w[j] = state[j]
@@ -200,7 +201,7 @@ def _hmac_hex_kernel(
             _compress(state, w, k)
             o = 64 * i
             for j in range(8):
-                word = state[j]
+                word = int(state[j])
                 for q in range(8):
                     out[o + 8 * j + q] = hex_digits[(word >> (28 - 4 * q)) & 0xF]
 
