@@ -1,0 +1,638 @@
+"""Covariate balance before and after matching, with MatchIt/cobalt definitions.
+
+The engine works on plain numpy arrays (a covariate matrix, a treatment indicator and matching
+weights) and knows nothing of data frames or of the matcher that produced the weights, so it can
+assess any weighting: kvklink's own matches, weights imported from R, or a user's design.
+
+Definitions (identical to ``summary.matchit(m, un = TRUE)`` in MatchIt 4.7, and to cobalt's
+defaults for the ATT):
+
+* **means** are weighted means per group (matching weights after, all-ones before);
+* the **standardised mean difference** divides the (weighted) difference in means by a standard
+  deviation computed in the FULL, unmatched sample and identical before and after matching: the
+  treated group's SD for the ATT, the control group's for the ATC, ``sqrt((s_t² + s_c²) / 2)``
+  for the ATE. Continuous SDs use the ``n - 1`` denominator, binary variables (all values 0/1)
+  use ``sqrt(p (1 - p))``. A difference in means smaller than ``sqrt(machine eps)`` is reported
+  unstandardised (as MatchIt does);
+* the **variance ratio** (treated / control, continuous variables only) uses weighted
+  "reliability-weight" variances ``Σ w (x - m)² / (1 - Σ w²)`` with ``w`` normalised to sum to 1
+  (the formula of R's ``cov.wt``);
+* **eCDF mean / max**: the weighted empirical CDFs of both groups are evaluated at every distinct
+  value of the covariate (in the whole sample, including units with zero weight) and the mean and
+  maximum absolute difference reported; the maximum is the (weighted) Kolmogorov–Smirnov
+  statistic. For binary variables both equal the absolute difference in proportions;
+* the **standardised pair distance** (after matching only, when matched sets are known) is the
+  mean absolute within-pair difference, divided by the same SD as the SMD;
+* **effective sample size** ``(Σ w)² / Σ w²`` per group; counts of matched, unmatched and
+  discarded units as in MatchIt's sample-size table.
+
+Examples
+--------
+>>> import numpy as np
+>>> from kvklink.cohort._balance import balance_table
+>>> X = np.array([[1.0, 0], [2, 1], [3, 0], [4, 1], [5, 1], [6, 0]])
+>>> treat = np.array([1, 1, 1, 0, 0, 0])
+>>> bt = balance_table(X, ["x", "d"], treat, np.array([1, 1, 1, 1, 0, 1.0]))
+>>> round(float(bt.before["std_mean_diff"][0]), 3)
+-3.0
+>>> bt.counts["matched"]
+(3, 2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from kvklink.errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "BALANCE_STATISTICS",
+    "BalanceTable",
+    "balance_table",
+    "effective_sample_size",
+]
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+BoolArray: TypeAlias = npt.NDArray[np.bool_]
+Estimand: TypeAlias = Literal["ATT", "ATC", "ATE"]
+
+#: Balance statistics computed per covariate, in column order.
+BALANCE_STATISTICS: tuple[str, ...] = (
+    "mean_treated",
+    "mean_control",
+    "std_mean_diff",
+    "var_ratio",
+    "ecdf_mean",
+    "ecdf_max",
+    "std_pair_dist",
+)
+
+_SQRT_EPS = math.sqrt(float(np.finfo(np.float64).eps))
+
+
+def effective_sample_size(weights: npt.ArrayLike) -> float:
+    """Kish's effective sample size ``(Σ w)² / Σ w²`` (0 for an empty or all-zero vector).
+
+    >>> effective_sample_size([1, 1, 1, 1])
+    4.0
+    >>> round(effective_sample_size([1, 0.5, 0.5]), 3)
+    2.667
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    denom = float(np.sum(w * w))
+    if denom == 0.0:
+        return 0.0
+    return float(np.sum(w)) ** 2 / denom
+
+
+def _wmean(x: FloatArray, w: FloatArray) -> float:
+    s = float(w.sum())
+    if s == 0.0:
+        return math.nan
+    return float(np.dot(x, w)) / s
+
+
+def _wvar(x: FloatArray, w: FloatArray, binary: bool) -> float:
+    """Weighted variance as MatchIt's ``wvar``: p(1-p) for binary, cov.wt otherwise."""
+    s = float(w.sum())
+    if s == 0.0:
+        return math.nan
+    wn = w / s
+    m = float(np.dot(wn, x))
+    if binary:
+        return m * (1.0 - m)
+    denom = 1.0 - float(np.dot(wn, wn))
+    num = float(np.dot(wn, (x - m) ** 2))
+    if denom <= 0.0:
+        return math.nan if num == 0.0 else math.inf
+    return num / denom
+
+
+def _ecdf_stats(x: FloatArray, treat: BoolArray, w: FloatArray) -> tuple[float, float]:
+    """Mean and max |F_t(v) - F_c(v)| over the distinct values v of x (weighted eCDFs)."""
+    wt = float(w[treat].sum())
+    wc = float(w[~treat].sum())
+    if wt == 0.0 or wc == 0.0:
+        return math.nan, math.nan
+    signed = np.where(treat, w / wt, -w / wc)
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    cum = np.abs(np.cumsum(signed[order]))
+    last_of_value = np.empty(xs.shape[0], dtype=bool)
+    last_of_value[:-1] = xs[1:] != xs[:-1]
+    last_of_value[-1] = True
+    diffs = cum[last_of_value]
+    return float(diffs.mean()), float(diffs.max())
+
+
+def _pair_distance_subclass(
+    x: FloatArray, treat: BoolArray, subclass: npt.NDArray[np.int64]
+) -> float:
+    """Mean |x_t - x_c| over every treated-control pair sharing a subclass (pooled)."""
+    keep = subclass >= 0
+    if not np.any(keep):
+        return math.nan
+    xs, ts, ss = x[keep], treat[keep], subclass[keep]
+    order = np.lexsort((xs, ss))
+    xs, ts, ss = xs[order], ts[order], ss[order]
+    _, start, counts = np.unique(ss, return_index=True, return_counts=True)
+    group = np.repeat(np.arange(start.shape[0]), counts)
+    ctrl = (~ts).astype(np.float64)
+    cx = ctrl * xs
+    # Controls strictly before each position within its subclass (ties contribute 0 either way).
+    cum_n = np.cumsum(ctrl) - ctrl
+    cum_s = np.cumsum(cx) - cx
+    base_n = (np.cumsum(ctrl) - ctrl)[start]
+    base_s = (np.cumsum(cx) - cx)[start]
+    n_lt = cum_n - base_n[group]
+    s_lt = cum_s - base_s[group]
+    tot_n = np.add.reduceat(ctrl, start)[group]
+    tot_s = np.add.reduceat(cx, start)[group]
+    contrib = xs * n_lt - s_lt + (tot_s - s_lt) - xs * (tot_n - n_lt)
+    total = float(contrib[ts].sum())
+    n_t = np.add.reduceat(ts.astype(np.float64), start)
+    n_c = np.add.reduceat(ctrl, start)
+    pairs = float(np.dot(n_t, n_c))
+    if pairs == 0.0:
+        return math.nan
+    return total / pairs
+
+
+def _pair_distance_matrix(
+    x: FloatArray, treat: BoolArray, match_matrix: npt.NDArray[np.int64]
+) -> float:
+    """Mean |x_t - x_c| over the filled cells of a treated × ratio match matrix."""
+    treated_rows = np.flatnonzero(treat)
+    filled = match_matrix >= 0
+    if not np.any(filled):
+        return math.nan
+    xt = np.broadcast_to(x[treated_rows][:, None], match_matrix.shape)[filled]
+    xc = x[match_matrix[filled]]
+    return float(np.mean(np.abs(xt - xc)))
+
+
+def _sd_denominator(
+    x: FloatArray, treat: BoolArray, sw: FloatArray, binary: bool, estimand: Estimand
+) -> float:
+    vt = _wvar(x[treat], sw[treat], binary)
+    vc = _wvar(x[~treat], sw[~treat], binary)
+    pooled = math.sqrt((vt + vc) / 2.0)
+    if estimand == "ATT":
+        sd = math.sqrt(vt) if vt >= 0 else math.nan
+    elif estimand == "ATC":
+        sd = math.sqrt(vc) if vc >= 0 else math.nan
+    else:
+        sd = pooled
+    if not math.isfinite(sd) or sd < _SQRT_EPS:
+        sd = pooled
+    return sd
+
+
+def _one_variable(
+    x: FloatArray,
+    treat: BoolArray,
+    w: FloatArray,
+    binary: bool,
+    sd: float,
+    pair_distance: float | None,
+) -> list[float]:
+    """The seven balance statistics for one variable under weights ``w``."""
+    out = [math.nan] * 7
+    wt, wc = w[treat], w[~treat]
+    too_small = np.count_nonzero(wt) < 2 and np.count_nonzero(wc) < 2
+    mt = _wmean(x[treat], wt)
+    mc = _wmean(x[~treat], wc)
+    out[0], out[1] = mt, mc
+    mdiff = mt - mc
+    if abs(mdiff) > _SQRT_EPS:
+        if not too_small:
+            out[2] = mdiff / sd
+            if pair_distance is not None and abs(pair_distance) > 1e-8:
+                out[6] = pair_distance / sd
+            elif pair_distance is not None:
+                out[6] = pair_distance
+    else:
+        out[2] = mdiff
+        if pair_distance is not None:
+            out[6] = pair_distance
+    if binary:
+        out[4] = out[5] = abs(mdiff)
+    elif not too_small:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vt = _wvar(x[treat], wt, False)
+            vc = _wvar(x[~treat], wc, False)
+            out[3] = vt / vc if vc != 0.0 else (math.nan if vt == 0.0 else math.inf)
+        out[4], out[5] = _ecdf_stats(x, treat, w)
+    return out
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class BalanceTable:
+    """Balance of covariates between treated and control units, before and after matching.
+
+    Built by :func:`balance_table`; do not construct directly. Statistics are numpy arrays keyed
+    by the names in :data:`BALANCE_STATISTICS`; ``after`` is ``None`` when no matching weights
+    were given.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Row labels (``"distance"`` first when a distance was supplied).
+    binary : numpy.ndarray of bool
+        Whether each row is a binary (0/1) variable.
+    before, after : dict of str to numpy.ndarray
+        Balance statistics in the unmatched and matched (weighted) samples.
+    counts : dict of str to (control, treated)
+        MatchIt's sample-size table: ``all_ess``, ``all``, ``matched_ess``, ``matched``,
+        ``unmatched``, ``discarded``.
+    estimand : {"ATT", "ATC", "ATE"}
+    smd_threshold : float
+        |SMD| above this is flagged (default 0.1).
+    var_ratio_bounds : (float, float)
+        Variance ratios outside these bounds are flagged (default 0.5–2).
+    """
+
+    names: tuple[str, ...]
+    binary: BoolArray
+    before: dict[str, FloatArray]
+    after: dict[str, FloatArray] | None
+    counts: dict[str, tuple[float, float]]
+    estimand: Estimand
+    sd_denominator: FloatArray
+    smd_threshold: float = 0.1
+    var_ratio_bounds: tuple[float, float] = (0.5, 2.0)
+    n_units: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ flags
+    def flags(self, sample: Literal["before", "after"] = "after") -> dict[str, BoolArray]:
+        """Boolean flags per row: ``smd`` (|SMD| > threshold) and ``var_ratio`` (outside bounds).
+
+        NaN statistics are not flagged. ``sample="after"`` falls back to ``"before"`` when the
+        table has no matched sample.
+        """
+        stats = self._stats(sample)
+        smd = np.abs(stats["std_mean_diff"])
+        vr = stats["var_ratio"]
+        lo, hi = self.var_ratio_bounds
+        with np.errstate(invalid="ignore"):
+            smd_flag = np.nan_to_num(smd, nan=0.0) > self.smd_threshold
+            vr_flag = ~np.isnan(vr) & ((vr < lo) | (vr > hi))
+        return {"smd": smd_flag, "var_ratio": vr_flag}
+
+    @property
+    def imbalanced(self) -> tuple[str, ...]:
+        """Names of rows flagged (|SMD| or variance ratio) in the matched sample."""
+        f = self.flags("after")
+        bad = f["smd"] | f["var_ratio"]
+        return tuple(n for n, b in zip(self.names, bad, strict=True) if b)
+
+    @property
+    def max_abs_smd(self) -> float:
+        """Largest |SMD| in the matched sample (the unmatched one when there is no match)."""
+        smd = np.abs(self._stats("after")["std_mean_diff"])
+        return float(np.nanmax(smd)) if smd.size and not np.all(np.isnan(smd)) else math.nan
+
+    def _stats(self, sample: Literal["before", "after"]) -> dict[str, FloatArray]:
+        if sample == "after" and self.after is not None:
+            return self.after
+        return self.before
+
+    # ---------------------------------------------------------------- frames
+    def to_frame(
+        self,
+        kind: Literal["polars", "pandas"] = "polars",
+        *,
+        sample: Literal["both", "before", "after"] = "both",
+    ) -> Any:
+        """A tidy table: one row per variable and sample, with unit counts per row.
+
+        Columns: ``variable``, ``type`` (``binary``/``continuous``), ``sample``
+        (``before``/``after``), the statistics of :data:`BALANCE_STATISTICS`, ``n_treated``,
+        ``n_control`` (units with non-zero weight), ``ess_treated``, ``ess_control``,
+        ``flag_smd`` and ``flag_var_ratio``. Counts per row let disclosure control check every
+        cell. ``kind="pandas"`` returns a pandas DataFrame.
+        """
+        samples: list[Literal["before", "after"]] = []
+        if sample in ("both", "before"):
+            samples.append("before")
+        if sample in ("both", "after") and self.after is not None:
+            samples.append("after")
+        frames = []
+        k = len(self.names)
+        for s in samples:
+            stats = self._stats(s)
+            f = self.flags(s)
+            n_c, n_t = self.n_units["all" if s == "before" else "matched"]
+            ess_c, ess_t = self.counts["all_ess" if s == "before" else "matched_ess"]
+            cols: dict[str, Any] = {
+                "variable": list(self.names),
+                "type": ["binary" if b else "continuous" for b in self.binary],
+                "sample": [s] * k,
+            }
+            for name in BALANCE_STATISTICS:
+                cols[name] = stats[name].astype(np.float64)
+            cols["n_treated"] = np.full(k, n_t, dtype=np.int64)
+            cols["n_control"] = np.full(k, n_c, dtype=np.int64)
+            cols["ess_treated"] = np.full(k, ess_t)
+            cols["ess_control"] = np.full(k, ess_c)
+            cols["flag_smd"] = f["smd"]
+            cols["flag_var_ratio"] = f["var_ratio"]
+            frames.append(
+                pl.DataFrame(cols).with_columns(pl.col(BALANCE_STATISTICS).fill_nan(None))
+            )
+        out = pl.concat(frames) if frames else pl.DataFrame()
+        if kind == "pandas":
+            return out.to_pandas()
+        return out
+
+    def counts_frame(self, kind: Literal["polars", "pandas"] = "polars") -> Any:
+        """MatchIt's sample-size table as a frame: ``row``, ``control``, ``treated``."""
+        rows = list(self.counts)
+        out = pl.DataFrame(
+            {
+                "row": [_COUNT_LABELS[r] for r in rows],
+                "control": [float(self.counts[r][0]) for r in rows],
+                "treated": [float(self.counts[r][1]) for r in rows],
+            }
+        )
+        return out.to_pandas() if kind == "pandas" else out
+
+    # ------------------------------------------------------------- rendering
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        absolute: bool = True,
+        threshold: float | None = None,
+    ) -> Figure:
+        """A love plot of the SMDs before and after matching.
+
+        See :func:`kvklink.cohort._plots.love_plot`.
+        """
+        from kvklink.cohort._plots import love_plot
+
+        return love_plot(self, ax=ax, absolute=absolute, threshold=threshold)
+
+    def summary(self, digits: int = 3) -> str:
+        """MatchIt-style text summary (balance before, after, sample sizes)."""
+        from kvklink.cohort._summary import format_balance
+
+        return format_balance(self, digits=digits)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        from kvklink.cohort._summary import balance_html
+
+        return balance_html(self)
+
+
+_COUNT_LABELS = {
+    "all_ess": "All (ESS)",
+    "all": "All",
+    "matched_ess": "Matched (ESS)",
+    "matched": "Matched",
+    "unmatched": "Unmatched",
+    "discarded": "Discarded",
+}
+
+
+def _as_1d(values: npt.ArrayLike, n: int, argument: str, dtype: Any) -> Any:
+    arr = np.asarray(values, dtype=dtype)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        msg = (
+            f"The {argument!r} argument must be a 1-D array of length {n} (one per row of X), "
+            f"got shape {arr.shape}. Hint: pass one value per unit, in the rows' order."
+        )
+        raise InputError(msg)
+    return arr
+
+
+def balance_table(
+    X: npt.ArrayLike,
+    names: Sequence[str],
+    treat: npt.ArrayLike,
+    weights: npt.ArrayLike | None,
+    *,
+    binary: npt.ArrayLike | None = None,
+    distance: npt.ArrayLike | None = None,
+    sd_weights: npt.ArrayLike | None = None,
+    estimand: Estimand = "ATT",
+    subclass: npt.ArrayLike | None = None,
+    match_matrix: npt.ArrayLike | None = None,
+    discarded: npt.ArrayLike | None = None,
+    smd_threshold: float = 0.1,
+    var_ratio_bounds: tuple[float, float] = (0.5, 2.0),
+) -> BalanceTable:
+    """Balance statistics of each covariate before and after matching (MatchIt definitions).
+
+    Parameters
+    ----------
+    X : array of shape (n, p)
+        Covariate design, numeric; categorical variables dummy-expanded with every level (as
+        MatchIt's balance table shows them). No missing values.
+    names : sequence of str
+        One label per column of ``X``.
+    treat : array of shape (n,)
+        Treatment indicator (1/True treated, 0/False control).
+    weights : array of shape (n,) or None
+        Matching weights (0 = not in the matched sample). ``None`` computes only the unmatched
+        ("before") balance.
+    binary : array of bool, optional
+        Which columns are binary; default detects columns whose values are all 0 or 1.
+    distance : array of shape (n,), optional
+        The distance measure (e.g. propensity score); balanced as a first row ``"distance"``.
+    sd_weights : array of shape (n,), optional
+        Sampling weights (MatchIt's ``s.weights``): used in every statistic and for the SD
+        denominator; the matching weights are multiplied by them after matching.
+    estimand : {"ATT", "ATC", "ATE"}
+        Chooses the SMD denominator: treated SD, control SD, or pooled ``sqrt((s_t²+s_c²)/2)``.
+    subclass : array of int, optional
+        Matched set per unit (``-1`` = none); enables the standardised pair distance.
+    match_matrix : array of int, shape (n_treated, ratio), optional
+        Control row indices per treated unit (rows in the order of the treated units in ``X``,
+        ``-1`` = no match); used for the pair distance in preference to ``subclass``.
+    discarded : array of bool, optional
+        Units discarded before matching (common support); counted separately.
+    smd_threshold, var_ratio_bounds
+        Thresholds for the balance flags (0.1 and 0.5–2 by default, the MatchIt/cobalt guidance).
+
+    Returns
+    -------
+    BalanceTable
+
+    Raises
+    ------
+    InputError
+        Shapes disagree, a value is missing/infinite, or a group is empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)); t = (rng.random(200) < 0.3).astype(int)
+    >>> bt = balance_table(X, ["a", "b"], t, None)
+    >>> bt.after is None, bt.counts["all"]
+    (True, (141, 59))
+    """
+    x = np.asarray(X, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        msg = (
+            f"The 'X' argument must be a 2-D array (units × covariates), got {x.ndim} dims. Hint: "
+            "stack the covariates as columns."
+        )
+        raise InputError(msg)
+    n, p = x.shape
+    labels = [str(s) for s in names]
+    if len(labels) != p:
+        msg = (
+            f"The 'names' argument has {len(labels)} labels for {p} columns of X. "
+            "Hint: pass one name per covariate column."
+        )
+        raise InputError(msg)
+    if estimand not in ("ATT", "ATC", "ATE"):
+        msg = (
+            "The 'estimand' parameter of balance_table must be one of 'ATT', 'ATC', 'ATE'. Got "
+            f"{estimand!r} instead."
+        )
+        raise InputError(msg)
+    t_raw = _as_1d(treat, n, "treat", np.float64)
+    if not np.all((t_raw == 0) | (t_raw == 1)):
+        msg = (
+            "The 'treat' argument must hold only 0/1 (or False/True). Hint: recode the treatment "
+            "indicator."
+        )
+        raise InputError(msg)
+    t = t_raw.astype(bool)
+    if not np.any(t) or np.all(t):
+        msg = (
+            f"Balance needs both treated and control units; got {int(t.sum())} treated and "
+            f"{int((~t).sum())} control. Hint: check the treatment indicator."
+        )
+        raise InputError(msg)
+    bad_cols = np.flatnonzero(~np.all(np.isfinite(x), axis=0))
+    if bad_cols.size:
+        shown = ", ".join(repr(labels[i]) for i in bad_cols[:5])
+        msg = (
+            f"Covariate(s) {shown} contain missing or infinite values "
+            f"({int((~np.isfinite(x[:, bad_cols])).sum())} cells). Hint: impute or drop them first."
+        )
+        raise InputError(msg)
+    sw = np.ones(n) if sd_weights is None else _as_1d(sd_weights, n, "sd_weights", np.float64)
+    if np.any(~np.isfinite(sw)) or np.any(sw < 0):
+        msg = (
+            "The 'sd_weights' argument must be finite and non-negative. Hint: check the sampling "
+            "weights."
+        )
+        raise InputError(msg)
+    w: FloatArray | None = None
+    if weights is not None:
+        w = _as_1d(weights, n, "weights", np.float64)
+        if np.any(~np.isfinite(w)) or np.any(w < 0):
+            msg = (
+                "The 'weights' argument must be finite and non-negative; "
+                f"{int(np.sum(~np.isfinite(w) | (w < 0)))} "
+                "value(s) are not. Hint: unmatched units have weight 0."
+            )
+            raise InputError(msg)
+        w = w * sw
+        if not np.any(w[t] > 0) or not np.any(w[~t] > 0):
+            msg = (
+                "After matching, one group has no unit with a positive weight "
+                f"({int(np.sum(w[t] > 0))} treated, {int(np.sum(w[~t] > 0))} control). "
+                "Hint: the match failed; relax the caliper or the exact strata."
+            )
+            raise InputError(msg)
+    disc = np.zeros(n, dtype=bool) if discarded is None else _as_1d(discarded, n, "discarded", bool)
+    if binary is None:
+        is_bin = np.all((x == 0) | (x == 1), axis=0)
+    else:
+        is_bin = _as_1d(binary, p, "binary", bool)
+    sub = None if subclass is None else _as_1d(subclass, n, "subclass", np.int64)
+    mm = None
+    if match_matrix is not None:
+        mm = np.asarray(match_matrix, dtype=np.int64)
+        if mm.ndim == 1:
+            mm = mm[:, None]
+        if mm.shape[0] != int(t.sum()) or np.any(mm >= n):
+            msg = (
+                f"The 'match_matrix' argument must have one row per treated unit ({int(t.sum())}) "
+                f"holding control row indices < {n}, got shape {mm.shape}. Hint: use -1 for no "
+                "match."
+            )
+            raise InputError(msg)
+
+    columns = [x[:, j] for j in range(p)]
+    binaries = [bool(b) for b in is_bin]
+    if distance is not None:
+        d = _as_1d(distance, n, "distance", np.float64)
+        if not np.all(np.isfinite(d)):
+            msg = (
+                "The 'distance' argument contains missing or infinite values. Hint: refit the "
+                "distance model."
+            )
+            raise InputError(msg)
+        columns.insert(0, d)
+        binaries.insert(0, bool(np.all((d == 0) | (d == 1))))
+        labels.insert(0, "distance")
+
+    k = len(columns)
+    before = np.full((k, 7), np.nan)
+    after = np.full((k, 7), np.nan) if w is not None else None
+    sds = np.empty(k)
+    for j, (col, b) in enumerate(zip(columns, binaries, strict=True)):
+        sd = _sd_denominator(col, t, sw, b, estimand)
+        sds[j] = sd
+        before[j] = _one_variable(col, t, sw, b, sd, None)
+        if after is not None and w is not None:
+            pd_raw: float | None = None
+            if mm is not None:
+                pd_raw = _pair_distance_matrix(col, t, mm)
+            elif sub is not None:
+                pd_raw = _pair_distance_subclass(col, t, sub)
+            after[j] = _one_variable(col, t, w, b, sd, pd_raw)
+
+    def as_dict(a: FloatArray) -> dict[str, FloatArray]:
+        return {name: a[:, i].copy() for i, name in enumerate(BALANCE_STATISTICS)}
+
+    w_eff = w if w is not None else sw
+    counts: dict[str, tuple[float, float]] = {
+        "all_ess": (effective_sample_size(sw[~t]), effective_sample_size(sw[t])),
+        "all": (int(np.sum(~t)), int(np.sum(t))),
+    }
+    n_units: dict[str, tuple[int, int]] = {"all": (int(np.sum(~t)), int(np.sum(t)))}
+    if w is not None:
+        counts["matched_ess"] = (effective_sample_size(w[~t]), effective_sample_size(w[t]))
+        counts["matched"] = (int(np.sum(~t & (w_eff > 0))), int(np.sum(t & (w_eff > 0))))
+        counts["unmatched"] = (
+            int(np.sum(~t & (w_eff == 0) & ~disc)),
+            int(np.sum(t & (w_eff == 0) & ~disc)),
+        )
+        n_units["matched"] = (int(counts["matched"][0]), int(counts["matched"][1]))
+    counts["discarded"] = (int(np.sum(~t & disc)), int(np.sum(t & disc)))
+
+    return BalanceTable(
+        names=tuple(labels),
+        binary=np.asarray(binaries, dtype=bool),
+        before=as_dict(before),
+        after=None if after is None else as_dict(after),
+        counts=counts,
+        estimand=estimand,
+        sd_denominator=sds,
+        smd_threshold=float(smd_threshold),
+        var_ratio_bounds=(float(var_ratio_bounds[0]), float(var_ratio_bounds[1])),
+        n_units=n_units,
+    )
