@@ -35,8 +35,8 @@ Examples
 >>> bt = balance_table(X, ["x", "d"], treat, np.array([1, 1, 1, 1, 0, 1.0]))
 >>> round(float(bt.before["std_mean_diff"][0]), 3)
 -3.0
->>> bt.counts["matched"]
-(3, 2)
+>>> bt.counts["matched"]  # (control, treated)
+(2, 3)
 """
 
 from __future__ import annotations
@@ -484,7 +484,7 @@ def balance_table(
     >>> X = rng.normal(size=(200, 2)); t = (rng.random(200) < 0.3).astype(int)
     >>> bt = balance_table(X, ["a", "b"], t, None)
     >>> bt.after is None, bt.counts["all"]
-    (True, (141, 59))
+    (True, (147, 53))
     """
     x = np.asarray(X, dtype=np.float64)
     if x.ndim == 1:
