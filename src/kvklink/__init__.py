@@ -10,12 +10,41 @@ from importlib.metadata import version as _version
 from kvklink import errors
 
 # --- intake (identifiers, keys, consent, pseudonymise) ---
+from kvklink.consent import ConsentPolicy
+from kvklink.identifiers import (
+    KVK_REASONS,
+    USABLE_KVK_REASONS,
+    is_valid_rsin,
+    is_valid_vestigingsnummer,
+    kvk_number_expr,
+    normalise_kvk,
+)
+from kvklink.keys import LinkageKey, PurposeKey
+from kvklink.ledger import RowLedger
+
 # --- synth ---
 # --- linkage ---
-from kvklink.linkage import LinkResult, link
+from kvklink.linkage import (  # fuzzy recovery
+    LinkResult,
+    RecoveryResult,
+    RecoverySpec,
+    company_spec,
+    export_review,
+    import_review,
+    link,
+    person_spec,
+    recover_kvk,
+    recovery_quality,
+    threshold_curve,
+)
+from kvklink.pseudonymise import PseudonymisationResult, pseudonymise
 
 # --- disclosure ---
+from kvklink.disclosure import DisclosurePolicy, ProtectedTable, protect_table
+
 # --- cohorts (matching, balance, effects) ---
+from kvklink.cohort import Matcher, MatchResult, match
+from kvklink.cohort._spec import Cohort, CohortSpec, build_cohort
 
 try:
     __version__ = _version("kvklink")
@@ -23,8 +52,38 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree w
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Cohort",  # cohorts
+    "CohortSpec",  # cohorts
+    "build_cohort",  # cohorts
+    "KVK_REASONS",  # intake
+    "USABLE_KVK_REASONS",  # intake
+    "ConsentPolicy",  # intake
+    "DisclosurePolicy",  # disclosure
     "LinkResult",  # linkage
+    "LinkageKey",  # intake
+    "MatchResult",  # cohorts
+    "Matcher",  # cohorts
+    "ProtectedTable",  # disclosure
+    "PseudonymisationResult",  # intake
+    "PurposeKey",  # intake
+    "RecoveryResult",  # linkage (fuzzy recovery)
+    "RecoverySpec",  # linkage (fuzzy recovery)
+    "RowLedger",  # intake
     "__version__",
+    "company_spec",  # linkage (fuzzy recovery)
     "errors",
+    "export_review",  # linkage (fuzzy recovery)
+    "import_review",  # linkage (fuzzy recovery)
+    "is_valid_rsin",  # intake
+    "is_valid_vestigingsnummer",  # intake
+    "kvk_number_expr",  # intake
     "link",  # linkage
+    "match",  # cohorts
+    "normalise_kvk",  # intake
+    "person_spec",  # linkage (fuzzy recovery)
+    "protect_table",  # disclosure
+    "pseudonymise",  # intake
+    "recover_kvk",  # linkage (fuzzy recovery)
+    "recovery_quality",  # linkage (fuzzy recovery)
+    "threshold_curve",  # linkage (fuzzy recovery)
 ]
