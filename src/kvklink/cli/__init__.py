@@ -10,6 +10,9 @@ from kvklink.cli._app import app
 
 # Sub-command modules (each registers on ``app`` at import). One line per module.
 # --- intake ---
+from kvklink.cli._keygen import keygen  # noqa: F401
+from kvklink.cli._pseudonymise import pseudonymise_command  # noqa: F401
+
 # --- synth ---
 # --- linkage ---
 # --- cohorts ---
