@@ -23,6 +23,8 @@ from kvklink.keys import LinkageKey, PurposeKey
 from kvklink.ledger import RowLedger
 
 # --- synth ---
+from kvklink import synth
+
 # --- linkage ---
 from kvklink.linkage import (  # fuzzy recovery
     LinkResult,
@@ -72,6 +74,7 @@ __all__ = [
     "__version__",
     "company_spec",  # linkage (fuzzy recovery)
     "errors",
+    "synth",  # synth
     "export_review",  # linkage (fuzzy recovery)
     "import_review",  # linkage (fuzzy recovery)
     "is_valid_rsin",  # intake

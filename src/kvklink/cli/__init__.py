@@ -14,6 +14,8 @@ from kvklink.cli._keygen import keygen  # noqa: F401
 from kvklink.cli._pseudonymise import pseudonymise_command  # noqa: F401
 
 # --- synth ---
+from kvklink.cli._synth import synth_command  # noqa: F401
+
 # --- linkage ---
 # --- cohorts ---
 # --- pipeline ---

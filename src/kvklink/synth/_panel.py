@@ -1,0 +1,198 @@
+"""Selection into KVK services, first use, and the outcome panel with the planted effect (numpy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from kvklink.synth._config import (
+    ACTIVITIES,
+    FIRST_YEAR,
+    INTERACTION_FIRST_YEAR,
+    INTERACTION_LAST_YEAR,
+    LAST_YEAR,
+    REGIONS,
+    SECTION_SHARES,
+)
+from kvklink.synth._params import SynthParams
+from kvklink.synth._register import N_YEARS, OPEN, Units, day, year_of
+
+__all__ = [
+    "SELECTION_COEFFICIENTS",
+    "STARTER_ACTIVITIES",
+    "Panel",
+    "Usage",
+    "draw_outcomes",
+    "draw_usage",
+]
+
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+F64 = npt.NDArray[np.float64]
+
+#: Log-odds of becoming a user (synthetic; documented in the manifest). ``growth_sd`` multiplies
+#: the unit's standardised persistent growth rate, which drives later outcomes too: this is what
+#: biases a naive users-versus-non-users comparison.
+SELECTION_COEFFICIENTS: dict[str, float] = {
+    "band_2_9": 0.9,
+    "band_10_49": 0.3,
+    "band_50_plus": -0.6,
+    "starter": 0.8,
+    "growth_sd": 0.6,
+    "section_M": 0.3,
+    "section_J": 0.5,
+    "section_C": 0.3,
+    "section_G": 0.2,
+    "section_Q": -0.4,
+    "section_P": -0.2,
+    "section_A": -0.3,
+    "region_Noord": 0.25,
+    "region_Oost": 0.1,
+    "region_Zuidwest": -0.1,
+}
+#: Activities that starters are three times as likely to use.
+STARTER_ACTIVITIES: frozenset[str] = frozenset(
+    {"Startersevenement", "StartupBox", "KVK Adviesteam", "Informatiepakket"}
+)
+
+
+@dataclass
+class Usage:
+    """Interactions of register units (numpy columns, one element per interaction)."""
+
+    unit: I64
+    day: I32
+    activity: I64
+    first: npt.NDArray[np.bool_]
+    users: I64  # unit indices of users
+    first_day: I32  # per user
+    first_activity: I64  # per user
+
+
+def _sigmoid(x: F64) -> F64:
+    out: F64 = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+def draw_usage(rng: np.random.Generator, units: Units, params: SynthParams) -> Usage:
+    """Select users (biased on traits and growth), their first-use day and interactions."""
+    w0, w1 = day(INTERACTION_FIRST_YEAR), day(INTERACTION_LAST_YEAR, 12, 31)
+    eligible = (units.start <= w1) & (units.end >= w0)
+    idx = np.flatnonzero(eligible)
+    c = SELECTION_COEFFICIENTS
+    emp = units.emp0[idx]
+    x = (
+        c["band_2_9"] * ((emp >= 2) & (emp < 10))
+        + c["band_10_49"] * ((emp >= 10) & (emp < 50))
+        + c["band_50_plus"] * (emp >= 50)
+        + c["starter"] * units.starter[idx]
+    ).astype(np.float64)
+    g = units.growth[idx]
+    x += c["growth_sd"] * (g - g.mean()) / max(float(g.std()), 1e-12)
+    sections = list(SECTION_SHARES)
+    sec_coef = np.array([c.get(f"section_{s}", 0.0) for s in sections])
+    reg_coef = np.array([c.get(f"region_{r}", 0.0) for r in REGIONS])
+    x += sec_coef[units.section[idx]] + reg_coef[units.region[idx]]
+    lo, hi = -15.0, 5.0
+    for _ in range(40):  # bisection on the intercept so the mean probability is user_rate
+        mid = (lo + hi) / 2
+        if float(_sigmoid(x + mid).mean()) < params.user_rate:
+            lo = mid
+        else:
+            hi = mid
+    p = _sigmoid(x + (lo + hi) / 2)
+    users = idx[rng.random(idx.size) < p]
+    a = np.maximum(units.start[users].astype(np.int64), w0)
+    b = np.minimum(units.end[users].astype(np.int64), w1)
+    young = units.start[users] >= w0
+    soon = a + rng.exponential(120.0, size=users.size).astype(np.int64)
+    uniform = a + (rng.random(users.size) * (b - a + 1)).astype(np.int64)
+    first_day = np.minimum(np.where(young, soon, uniform), b).astype(np.int32)
+
+    n_int = 1 + rng.poisson(params.repeat_mean, size=users.size)
+    owner = np.repeat(np.arange(users.size), n_int)
+    starts = np.cumsum(n_int) - n_int
+    k = np.arange(owner.size) - starts[owner]
+    later = (rng.random(owner.size) * 730).astype(np.int64)
+    d = np.where(k == 0, first_day[owner], np.minimum(first_day[owner] + later, b[owner]))
+    age_years = (d - units.start[users][owner]) / 365.25
+    shares = np.array([act.share for act in ACTIVITIES])
+    boost = np.array([3.0 if act.name in STARTER_ACTIVITIES else 1.0 for act in ACTIVITIES])
+    cum_plain = np.cumsum(shares / shares.sum())
+    cum_start = np.cumsum(shares * boost / (shares * boost).sum())
+    cum_plain[-1] = cum_start[-1] = 1.0
+    u = rng.random(owner.size)
+    activity = np.where(
+        age_years < 2.0,
+        np.searchsorted(cum_start, u, side="right"),
+        np.searchsorted(cum_plain, u, side="right"),
+    ).astype(np.int64)
+    first = k == 0
+    return Usage(
+        unit=users[owner],
+        day=d.astype(np.int32),
+        activity=activity,
+        first=first,
+        users=users,
+        first_day=first_day,
+        first_activity=activity[first],
+    )
+
+
+@dataclass
+class Panel:
+    """Dense unit × year outcome matrices and the alive mask."""
+
+    alive: npt.NDArray[np.bool_]
+    employees: npt.NDArray[np.int32]
+    turnover: F64
+    effect_log: npt.NDArray[np.float32]
+
+
+def effect_fraction(activity: I64, params: SynthParams) -> F64:
+    """Full-size planted effect (fraction) per first activity."""
+    eff = np.array([act.effect for act in ACTIVITIES]) * params.effect_multiplier
+    out: F64 = eff[activity]
+    return out
+
+
+def draw_outcomes(
+    rng: np.random.Generator, units: Units, usage: Usage, params: SynthParams
+) -> Panel:
+    """Employees and turnover per unit-year with persistence, growth and the planted effect."""
+    n = units.n
+    years = np.arange(FIRST_YEAR, LAST_YEAR + 1, dtype=np.int32)
+    start_y = year_of(units.start)
+    end_y = np.where(units.end == OPEN, 9999, year_of(units.end))
+    alive = (start_y[:, None] <= years[None, :]) & (end_y[:, None] >= years[None, :])
+    entry = np.maximum(start_y - FIRST_YEAR, 0).astype(np.float64)
+    t = np.arange(N_YEARS, dtype=np.float64)
+    one = units.emp0 <= 1
+    sd_e = np.where(one, 0.03, 0.045)
+    sd_v = 0.12
+    rho = 0.6
+    log_emp = np.log(units.emp0)[:, None] + units.growth[:, None] * np.maximum(
+        t[None, :] - entry[:, None], 0.0
+    )
+    e = np.zeros(n)
+    v = np.zeros(n)
+    log_turn = np.empty((n, N_YEARS))
+    for j in range(N_YEARS):
+        e = rho * e + sd_e * rng.standard_normal(n)
+        v = rho * v + sd_v * rng.standard_normal(n)
+        log_emp[:, j] += e
+        log_turn[:, j] = v
+    effect = np.zeros((n, N_YEARS), dtype=np.float32)
+    if usage.users.size:
+        frac = effect_fraction(usage.first_activity, params)
+        first_y = year_of(usage.first_day)
+        k = years[None, :] - first_y[:, None]
+        ramp = np.clip(k / params.effect_ramp_years, 0.0, 1.0)
+        effect[usage.users] = (np.log1p(frac)[:, None] * ramp).astype(np.float32)
+    log_emp += effect
+    log_turn += units.productivity[:, None] + log_emp
+    employees = np.maximum(np.rint(np.exp(log_emp)), 1).astype(np.int32)
+    turnover: F64 = np.round(np.exp(log_turn), 1).astype(np.float64)
+    return Panel(alive=alive, employees=employees, turnover=turnover, effect_log=effect)
