@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from types import SimpleNamespace
 
 import pandas as pd
 import polars as pl
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 import kvklink
 from kvklink.errors import KeyMismatchError, LinkageError, SchemaError
+from kvklink.ledger import RowLedger
 from kvklink.linkage import LINK_STATUSES, LinkResult, link
 
 KEY = "0123456789abcdef"
@@ -320,8 +320,8 @@ def test_history_row_checks(change: pl.Expr, match: str) -> None:
         link(inter, hist)
 
 
-def fake_intake_ledger(**counts: int) -> SimpleNamespace:
-    return SimpleNamespace(counts=counts, total_input=sum(counts.values()))
+def fake_intake_ledger(**counts: int) -> RowLedger:
+    return RowLedger(counts, total_input=sum(counts.values()))
 
 
 def test_ledger_continues_from_intake() -> None:
@@ -335,18 +335,22 @@ def test_ledger_continues_from_intake() -> None:
     assert ledger.counts["no_consent"] == 2
     assert ledger.counts["linked"] == 7
     assert ledger.reconciles()
+    assert ledger.stage == "link"
     doc = json.loads(ledger.to_json())
     assert doc["reconciles"] is True
     assert doc["total_input"] == len(CASES) + 6
     frame = ledger.to_frame()
     assert frame["rows"].sum() == ledger.total_input
-    assert set(frame.filter(pl.col("stage") == "link")["outcome"]) == set(LINK_STATUSES)
+    assert set(LINK_STATUSES) <= set(frame["outcome"])
+    assert RowLedger.from_json(ledger.to_json()) == ledger
 
 
 def test_ledger_that_does_not_match_is_refused() -> None:
     inter = interactions_frame([(c[0], c[1]) for c in CASES])
     with pytest.raises(LinkageError, match="counts 3 pseudonymised"):
         link(inter, history_frame(HISTORY_ROWS), ledger=fake_intake_ledger(pseudonymised=3))
+    with pytest.raises(SchemaError, match="must be a RowLedger"):
+        link(inter, history_frame(HISTORY_ROWS), ledger={"pseudonymised": len(CASES)})  # type: ignore[arg-type]
     with pytest.raises(LinkageError, match="already holds link outcome"):
         link(
             inter,

@@ -4,7 +4,7 @@ Public entry points are re-exported here from private implementation modules.
 """
 
 # --- exact linkage ---
-from kvklink.linkage._exact import HISTORY_COLUMNS, LINK_STATUSES, LinkLedger, LinkResult, link
+from kvklink.linkage._exact import HISTORY_COLUMNS, LINK_STATUSES, LinkResult, link
 
 # --- end exact linkage ---
 
@@ -15,7 +15,6 @@ __all__ = [
     # exact linkage
     "HISTORY_COLUMNS",
     "LINK_STATUSES",
-    "LinkLedger",
     "LinkResult",
     "link",
     # recovery (fuzzy)

@@ -14,20 +14,18 @@ join of the two frames.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import polars as pl
 
 from kvklink.errors import KeyMismatchError, LinkageError, SchemaError
 from kvklink.frames import like_input, require_columns, to_polars
+from kvklink.ledger import RowLedger
 
 __all__ = [
     "HISTORY_COLUMNS",
     "LINK_STATUSES",
-    "LinkLedger",
     "LinkResult",
     "link",
 ]
@@ -70,108 +68,6 @@ _HROW = "__kvklink_hrow"
 _DATE = "__kvklink_date"
 
 
-class _LedgerLike(Protocol):
-    """What :func:`link` reads from an intake ledger (the RowLedger contract)."""
-
-    @property
-    def counts(self) -> Mapping[str, int]: ...
-
-    @property
-    def total_input(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class LinkLedger:
-    """Row accounting that continues the intake ledger through the exact link.
-
-    Every interaction row handed to :func:`link` ends with exactly one link status (see
-    :data:`LINK_STATUSES`). When the intake ledger is supplied, its ``pseudonymised`` outcome
-    (the rows that reached linkage) is replaced by the link outcomes, and all other intake
-    outcomes (invalid ids, no consent, …) are carried over, so the counts still add up to the
-    number of raw input rows.
-
-    Attributes
-    ----------
-    counts : dict[str, int]
-        Outcome → number of rows, intake outcomes first, then link outcomes.
-    total_input : int
-        Number of raw input rows (from the intake ledger, or the interaction rows without one).
-    stage_counts : dict[str, int]
-        Link outcomes only.
-
-    Examples
-    --------
-    >>> ledger = LinkLedger.build({"linked": 3, "not_in_register": 1}, upstream=None)
-    >>> ledger.reconciles(), ledger.total_input
-    (True, 4)
-    """
-
-    counts: dict[str, int]
-    total_input: int
-    stage_counts: dict[str, int]
-    upstream_counts: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, stage_counts: Mapping[str, int], *, upstream: _LedgerLike | None) -> LinkLedger:
-        """Combine link outcome counts with an (optional) intake ledger."""
-        stage = {s: int(stage_counts.get(s, 0)) for s in LINK_STATUSES}
-        n_rows = sum(stage.values())
-        if upstream is None:
-            return cls(counts=dict(stage), total_input=n_rows, stage_counts=stage)
-        up = {str(k): int(v) for k, v in upstream.counts.items()}
-        clash = sorted(set(up) & set(LINK_STATUSES))
-        if clash:
-            msg = (
-                f"The 'ledger' already holds link outcome(s) {', '.join(map(repr, clash))}. "
-                "Hint: pass the ledger of the intake (pseudonymise) run, not of an earlier link."
-            )
-            raise LinkageError(msg)
-        reached = up.get(_CONSUMED_OUTCOME, 0)
-        if reached != n_rows:
-            msg = (
-                f"The 'ledger' counts {reached} pseudonymised row(s) but 'interactions' has "
-                f"{n_rows} row(s). Hint: pass the ledger of the pseudonymise run that produced "
-                "this interactions frame, unfiltered."
-            )
-            raise LinkageError(msg)
-        counts = {k: v for k, v in up.items() if k != _CONSUMED_OUTCOME}
-        counts.update(stage)
-        return cls(
-            counts=counts,
-            total_input=int(upstream.total_input),
-            stage_counts=stage,
-            upstream_counts=up,
-        )
-
-    def reconciles(self) -> bool:
-        """Whether every input row has exactly one outcome (counts add up to the input)."""
-        return sum(self.counts.values()) == self.total_input and all(
-            v >= 0 for v in self.counts.values()
-        )
-
-    def to_frame(self) -> pl.DataFrame:
-        """The ledger as a polars frame with columns ``stage``, ``outcome``, ``rows``."""
-        stages = ["link" if k in LINK_STATUSES else "intake" for k in self.counts]
-        return pl.DataFrame(
-            {"stage": stages, "outcome": list(self.counts), "rows": list(self.counts.values())},
-            schema={"stage": pl.Utf8, "outcome": pl.Utf8, "rows": pl.Int64},
-        )
-
-    def to_json(self) -> str:
-        """The ledger as a JSON document (counts only, never record values)."""
-        doc = {
-            "total_input": self.total_input,
-            "counts": self.counts,
-            "link_counts": self.stage_counts,
-            "reconciles": self.reconciles(),
-        }
-        return json.dumps(doc, indent=2, sort_keys=False)
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v}" for k, v in self.counts.items())
-        return f"LinkLedger(total_input={self.total_input}, {inner})"
-
-
 @dataclass(frozen=True, repr=False)
 class LinkResult:
     """The outcome of :func:`link`.
@@ -181,8 +77,13 @@ class LinkResult:
     frame : pandas.DataFrame or polars.DataFrame
         The interactions (caller's kind, original row order) with two new columns: ``be_id``
         (null unless linked) and ``link_status`` (see :data:`LINK_STATUSES`).
-    ledger : LinkLedger
-        Row accounting; continues the intake ledger when one was passed.
+    ledger : RowLedger
+        Row accounting (stage ``"link"``). With the intake ledger passed to :func:`link`, its
+        ``pseudonymised`` outcome is refined into the link outcomes and every intake outcome
+        is kept, so the counts still add up to the raw input rows; without it, the ledger
+        covers the interaction rows only.
+    counts : dict[str, int]
+        Link status -> number of interaction rows (every status of :data:`LINK_STATUSES`).
     key_id, scheme_version : str
         The (shared) key id and scheme version of both inputs (key ids are not secret).
     overlapping_pseudonyms : int
@@ -191,14 +92,15 @@ class LinkResult:
     """
 
     frame: Any
-    ledger: LinkLedger
+    ledger: RowLedger
+    counts: dict[str, int]
     key_id: str
     scheme_version: str
     overlapping_pseudonyms: int = 0
 
     def summary(self) -> pl.DataFrame:
         """Counts and shares per link status (a polars frame; counts only, no values)."""
-        counts = self.ledger.stage_counts
+        counts = self.counts
         total = sum(counts.values())
         return pl.DataFrame(
             {
@@ -212,15 +114,12 @@ class LinkResult:
     @property
     def link_rate(self) -> float:
         """Share of interaction rows that linked (0.0 for no rows)."""
-        total = sum(self.ledger.stage_counts.values())
-        return self.ledger.stage_counts["linked"] / total if total else 0.0
+        total = sum(self.counts.values())
+        return self.counts["linked"] / total if total else 0.0
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v}" for k, v in self.ledger.stage_counts.items())
-        return (
-            f"LinkResult(rows={sum(self.ledger.stage_counts.values())}, {inner}, "
-            f"key_id={self.key_id!r})"
-        )
+        inner = ", ".join(f"{k}={v}" for k, v in self.counts.items())
+        return f"LinkResult(rows={sum(self.counts.values())}, {inner}, key_id={self.key_id!r})"
 
 
 def _single_value(frame: pl.DataFrame, column: str, *, argument: str, what: str) -> str | None:
@@ -293,7 +192,7 @@ def link(
     history: Any,
     *,
     date_column: str = "date",
-    ledger: _LedgerLike | None = None,
+    ledger: RowLedger | None = None,
     on_overlap: Literal["raise", "ambiguous"] = "raise",
     history_check: Literal["relevant", "all"] = "relevant",
 ) -> LinkResult:
@@ -315,9 +214,9 @@ def link(
     date_column : str, default "date"
         The interaction date (Date, Datetime — its date part is used — or ISO strings).
     ledger : RowLedger, optional
-        The intake ledger of the run that produced ``interactions`` (anything with ``counts``
-        and ``total_input``). Its ``pseudonymised`` outcome must equal the number of
-        interaction rows; the returned ledger replaces it by the link outcomes.
+        The intake ledger of the run that produced ``interactions``. Its ``pseudonymised``
+        outcome must equal the number of interaction rows; the returned ledger refines it
+        into the link outcomes (:meth:`RowLedger.refine`), so it still reconciles.
     on_overlap : {"raise", "ambiguous"}, default "raise"
         What to do when validity periods of one pseudonym overlap: raise a
         :class:`~kvklink.errors.LinkageError` naming the number of offending pseudonyms, or
@@ -384,6 +283,8 @@ def link(
         raise SchemaError(msg)
 
     key_id, scheme_version = _check_keys(inter, hist)
+    if ledger is not None:
+        _check_upstream(ledger, inter.height)
     hist_dates = _check_history(hist)
 
     n_rows = inter.height
@@ -450,24 +351,55 @@ def link(
     )
     out = pl.concat([inter, per_row], how="horizontal")
     counts_frame = per_row.get_column("link_status").value_counts()
-    stage_counts = dict(
+    found = dict(
         zip(
             counts_frame.get_column("link_status").to_list(),
             counts_frame.get_column("count").to_list(),
             strict=True,
         )
     )
-    link_ledger = LinkLedger.build(stage_counts, upstream=ledger)
-    if sum(link_ledger.stage_counts.values()) != n_rows:  # pragma: no cover - internal invariant
+    counts = {s: int(found.get(s, 0)) for s in LINK_STATUSES}
+    if sum(counts.values()) != n_rows:  # pragma: no cover - internal invariant
         msg = "Internal error: link outcomes do not cover every row. Hint: report a bug."
         raise LinkageError(msg)
+    context = {"key_id": key_id, "scheme_version": scheme_version, "date_column": date_column}
+    if ledger is None:
+        link_ledger = RowLedger(counts, total_input=n_rows, stage="link", context=context)
+    else:
+        link_ledger = ledger.refine(_CONSUMED_OUTCOME, counts, stage="link")
     return LinkResult(
         frame=like_input(out, kind),
         ledger=link_ledger,
+        counts=counts,
         key_id=key_id,
         scheme_version=scheme_version,
         overlapping_pseudonyms=n_overlap,
     )
+
+
+def _check_upstream(ledger: RowLedger, n_rows: int) -> None:
+    """The intake ledger must account for exactly the interaction rows given."""
+    if not isinstance(ledger, RowLedger):
+        msg = (
+            f"The 'ledger' argument must be a RowLedger, got {type(ledger).__name__}. "
+            "Hint: pass the .ledger of the pseudonymise() result."
+        )
+        raise SchemaError(msg)
+    clash = sorted(set(ledger.counts) & set(LINK_STATUSES))
+    if clash:
+        msg = (
+            f"The 'ledger' already holds link outcome(s) {', '.join(map(repr, clash))}. "
+            "Hint: pass the ledger of the intake (pseudonymise) run, not of an earlier link."
+        )
+        raise LinkageError(msg)
+    reached = ledger[_CONSUMED_OUTCOME]
+    if reached != n_rows:
+        msg = (
+            f"The 'ledger' counts {reached} pseudonymised row(s) but 'interactions' has "
+            f"{n_rows} row(s). Hint: pass the ledger of the pseudonymise run that produced "
+            "this interactions frame, unfiltered."
+        )
+        raise LinkageError(msg)
 
 
 def _check_keys(inter: pl.DataFrame, hist: pl.DataFrame) -> tuple[str, str]:
