@@ -46,6 +46,9 @@ from kvklink.disclosure import DisclosurePolicy, ProtectedTable, protect_table
 
 # --- cohorts (matching, balance, effects) ---
 from kvklink.cohort import Matcher, MatchResult, match
+from kvklink.cohort._balance import BalanceTable, balance_table  # balance and effects
+from kvklink.cohort._effects import EffectEstimate, estimate_att
+from kvklink.cohort._panel import EventStudyResult, GroupTimeResult, event_study, group_time_att
 from kvklink.cohort._spec import Cohort, CohortSpec, build_cohort
 
 try:
@@ -54,6 +57,7 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree w
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "BalanceTable",  # cohorts (balance and effects)
     "Cohort",  # cohorts
     "CohortSpec",  # cohorts
     "build_cohort",  # cohorts
@@ -61,6 +65,9 @@ __all__ = [
     "USABLE_KVK_REASONS",  # intake
     "ConsentPolicy",  # intake
     "DisclosurePolicy",  # disclosure
+    "EffectEstimate",  # cohorts (balance and effects)
+    "EventStudyResult",  # cohorts (balance and effects)
+    "GroupTimeResult",  # cohorts (balance and effects)
     "LinkResult",  # linkage
     "LinkageKey",  # intake
     "MatchResult",  # cohorts
@@ -72,10 +79,14 @@ __all__ = [
     "RecoverySpec",  # linkage (fuzzy recovery)
     "RowLedger",  # intake
     "__version__",
+    "balance_table",  # cohorts (balance and effects)
     "company_spec",  # linkage (fuzzy recovery)
     "errors",
+    "estimate_att",  # cohorts (balance and effects)
+    "event_study",  # cohorts (balance and effects)
     "synth",  # synth
     "export_review",  # linkage (fuzzy recovery)
+    "group_time_att",  # cohorts (balance and effects)
     "import_review",  # linkage (fuzzy recovery)
     "is_valid_rsin",  # intake
     "is_valid_vestigingsnummer",  # intake
