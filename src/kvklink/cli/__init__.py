@@ -17,6 +17,9 @@ from kvklink.cli._pseudonymise import pseudonymise_command  # noqa: F401
 from kvklink.cli._synth import synth_command  # noqa: F401
 
 # --- linkage ---
+# isort: split
+from kvklink.cli._recover import recover_command  # noqa: F401
+
 # --- cohorts ---
 # --- pipeline ---
 

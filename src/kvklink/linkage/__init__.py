@@ -9,13 +9,40 @@ from kvklink.linkage._exact import HISTORY_COLUMNS, LINK_STATUSES, LinkResult, l
 # --- end exact linkage ---
 
 # --- recovery (fuzzy) ---
+# isort: split
+from kvklink.linkage._blocking import BlockingPass
+from kvklink.linkage._compare import FieldComparison
+from kvklink.linkage._fellegi_sunter import FellegiSunterModel
+from kvklink.linkage._quality import QualityReport, recovery_quality, threshold_curve
+from kvklink.linkage._recover import (
+    RECOVERY_STATUSES,
+    RecoveryResult,
+    RecoverySpec,
+    company_spec,
+    person_spec,
+    recover_kvk,
+)
+from kvklink.linkage._review import export_review, import_review
+
 # --- end recovery (fuzzy) ---
 
 __all__ = [
-    # exact linkage
-    "HISTORY_COLUMNS",
-    "LINK_STATUSES",
-    "LinkResult",
-    "link",
-    # recovery (fuzzy)
+    "HISTORY_COLUMNS",  # exact linkage
+    "LINK_STATUSES",  # exact linkage
+    "RECOVERY_STATUSES",  # recovery (fuzzy)
+    "BlockingPass",  # recovery (fuzzy)
+    "FellegiSunterModel",  # recovery (fuzzy)
+    "FieldComparison",  # recovery (fuzzy)
+    "LinkResult",  # exact linkage
+    "QualityReport",  # recovery (fuzzy)
+    "RecoveryResult",  # recovery (fuzzy)
+    "RecoverySpec",  # recovery (fuzzy)
+    "company_spec",  # recovery (fuzzy)
+    "export_review",  # recovery (fuzzy)
+    "import_review",  # recovery (fuzzy)
+    "link",  # exact linkage
+    "person_spec",  # recovery (fuzzy)
+    "recover_kvk",  # recovery (fuzzy)
+    "recovery_quality",  # recovery (fuzzy)
+    "threshold_curve",  # recovery (fuzzy)
 ]

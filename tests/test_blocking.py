@@ -1,0 +1,82 @@
+"""Blocking passes: union, deduplication, block-size caps, key transforms."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from kvklink.errors import ConfigError
+from kvklink.linkage import BlockingPass
+from kvklink.linkage._blocking import candidate_pairs, key_fields
+
+LEFT = pl.DataFrame(
+    {
+        "name": ["jansen bouw", "de vries", "pietersen", None],
+        "pc": ["1234AB", "9999ZZ", "1234XY", "1234AB"],
+        "hn": ["12-A", "3", "7", None],
+    }
+)
+RIGHT = pl.DataFrame(
+    {
+        "name": ["jansen bouw", "vries advies", "pieterse", "jansen"],
+        "pc": ["1234AB", "5555AA", "1234AC", "1234AB"],
+        "hn": ["12", "3", "7", "14"],
+    }
+)
+
+
+def _pairs(passes: tuple[BlockingPass, ...]) -> set[tuple[int, int]]:
+    cands, _ = candidate_pairs(LEFT, RIGHT, passes)
+    return {(int(a), int(b)) for a, b in cands.select("q", "r").rows()}
+
+
+def test_single_pass_on_full_postcode() -> None:
+    assert _pairs((BlockingPass("pc", ("pc",)),)) == {(0, 0), (0, 3), (3, 0), (3, 3)}
+
+
+def test_prefix_token_and_number_keys() -> None:
+    assert _pairs((BlockingPass("pc4", ("pc:prefix4",)),)) >= {(2, 2)}
+    # "de" is a stop word: "de vries" blocks with "vries advies" on the token "vries" only
+    assert _pairs((BlockingPass("tok", ("name:token",)),)) == {(0, 0), (0, 3), (1, 1)}
+    assert _pairs((BlockingPass("first+num", ("name:first", "hn:number")),)) == {(0, 0)}
+
+
+def test_union_keeps_pairs_lost_by_one_dirty_field() -> None:
+    # query 1 has a wrong postcode: only the name+number pass finds it
+    passes = (BlockingPass("pc", ("pc",)), BlockingPass("name+num", ("name:token", "hn:number")))
+    got = _pairs(passes)
+    assert (1, 1) in got
+    assert (0, 0) in got
+    cands, stats = candidate_pairs(LEFT, RIGHT, passes)
+    assert cands.height == len(got)  # deduplicated
+    both = cands.filter((pl.col("q") == 0) & (pl.col("r") == 0))["passes"].item()
+    assert both == 0b11
+    assert [s.name for s in stats] == ["pc", "name+num"]
+
+
+def test_oversized_blocks_are_skipped_and_counted() -> None:
+    cands, stats = candidate_pairs(LEFT, RIGHT, (BlockingPass("pc", ("pc",), max_block_size=1),))
+    assert cands.height == 0
+    assert stats[0].skipped_keys == 1
+    assert stats[0].skipped_reference_rows == 2
+
+
+def test_nulls_never_block_together() -> None:
+    left = pl.DataFrame({"pc": [None, None]}, schema={"pc": pl.Utf8})
+    right = pl.DataFrame({"pc": [None]}, schema={"pc": pl.Utf8})
+    cands, _ = candidate_pairs(left, right, (BlockingPass("pc", ("pc",)),))
+    assert cands.height == 0
+
+
+@pytest.mark.parametrize(
+    "keys", [(), ("pc:foo",), ("a:token", "b:token"), ("1bad",)]
+)
+def test_bad_passes_are_refused(keys: tuple[str, ...]) -> None:
+    with pytest.raises(ConfigError):
+        BlockingPass("bad", keys)
+
+
+def test_key_fields() -> None:
+    assert key_fields((BlockingPass("a", ("x:prefix2", "y")), BlockingPass("b", ("z:token",)))) == {
+        "x", "y", "z"
+    }
