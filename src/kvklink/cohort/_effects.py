@@ -47,7 +47,7 @@ from scipy import stats
 from kvklink.cohort._balance import effective_sample_size
 from kvklink.errors import InputError
 
-__all__ = ["EffectEstimate", "estimate_att", "wls_sandwich"]
+__all__ = ["EffectEstimate", "att_from_match", "estimate_att", "wls_sandwich"]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 ClusterChoice: TypeAlias = Literal["auto", "subclass", "pair", "none"]
@@ -407,4 +407,24 @@ def estimate_att(
         n_control=n_c,
         ess_treated=effective_sample_size(wk[tk == 1]),
         ess_control=effective_sample_size(wk[tk == 0]),
+    )
+
+
+def att_from_match(result: Any, outcome: npt.ArrayLike, **kwargs: Any) -> EffectEstimate:
+    """:func:`estimate_att` with the weights, matched sets and match matrix of a matching result.
+
+    ``outcome`` holds one value per row of the data that was matched (all rows, not only the
+    matched ones). Reads only public attributes (``treated_``, ``weights_``, ``subclass_``,
+    ``match_matrix_``); keyword arguments go to :func:`estimate_att`.
+    """
+    sub = getattr(result, "subclass_", None)
+    mm = getattr(result, "match_matrix_", None)
+    if sub is not None and not np.any(np.asarray(sub) >= 0):
+        sub = None
+    if mm is not None and not np.any(np.asarray(mm) >= 0):
+        mm = None
+    kwargs.setdefault("subclass", sub)
+    kwargs.setdefault("match_matrix", mm)
+    return estimate_att(
+        outcome, np.asarray(result.treated_).astype(np.int64), result.weights_, **kwargs
     )

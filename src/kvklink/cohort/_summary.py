@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kvklink.cohort._balance import BALANCE_STATISTICS
+from kvklink.cohort._balance import BALANCE_STATISTICS, balance_table
 
 if TYPE_CHECKING:
     from kvklink.cohort._balance import BalanceTable
     from kvklink.cohort._effects import EffectEstimate
 
-__all__ = ["balance_html", "effect_html", "format_balance", "format_effect"]
+__all__ = [
+    "balance_html",
+    "effect_html",
+    "format_balance",
+    "format_effect",
+    "summarise_match",
+]
 
 _HEADERS = {
     "mean_treated": "Means Treated",
@@ -200,3 +206,30 @@ def effect_html(est: EffectEstimate) -> str:
     """HTML rendering of an effect estimate for notebooks."""
     lines = "".join(f"<div>{html.escape(line)}</div>" for line in format_effect(est).splitlines())
     return f"<div class='kvklink-effect'>{lines}</div>"
+
+
+def summarise_match(result: Any, **kwargs: Any) -> BalanceTable:
+    """MatchIt-style ``summary()`` of a matching result: balance before/after and sample sizes.
+
+    Reads only the public attributes of the result (``covariate_matrix_``,
+    ``covariate_names_``, ``binary_``, ``treated_``, ``weights_`` and, when present,
+    ``distance_``, ``subclass_``, ``match_matrix_``, ``discarded_``), so any object exposing them
+    works. Keyword arguments go to :func:`~kvklink.cohort._balance.balance_table`. The returned
+    table prints as the summary and renders as HTML in notebooks.
+    """
+    kwargs.setdefault("binary", getattr(result, "binary_", None))
+    kwargs.setdefault("distance", getattr(result, "distance_", None))
+    sub = getattr(result, "subclass_", None)
+    if sub is not None and np.any(np.asarray(sub) >= 0):
+        kwargs.setdefault("subclass", sub)
+    mm = getattr(result, "match_matrix_", None)
+    if mm is not None and np.asarray(mm).size and np.any(np.asarray(mm) >= 0):
+        kwargs.setdefault("match_matrix", mm)
+    kwargs.setdefault("discarded", getattr(result, "discarded_", None))
+    return balance_table(
+        result.covariate_matrix_,
+        list(result.covariate_names_),
+        np.asarray(result.treated_).astype(np.int64),
+        result.weights_,
+        **kwargs,
+    )
