@@ -92,12 +92,13 @@ class RecoverySpec:
         Optional id column of the query frame carried into the result (e.g.
         ``interaction_id``); the result always has ``query_row`` (0-based input position).
     u_init
-        Where EM's starting u-probabilities come from. ``"candidates"`` (default): the level
-        frequencies over all candidate pairs, which are overwhelmingly non-matches *within
-        blocks*. ``"random"``: ``random_pairs`` random query × reference pairs drawn with
-        ``seed``. Random pairs almost never agree on an address, so with several firms per
-        address EM tends to converge to "same address" rather than "same firm"; use it only
-        when the blocks are not dominated by shared addresses.
+        Where EM's starting u-probabilities come from: ``"random"``: level frequencies over
+        ``random_pairs`` random query × reference pairs drawn with ``seed``;
+        ``"candidates"``: frequencies over all candidate pairs (overwhelmingly non-matches
+        *within blocks*); ``"mixed"`` (default): the average of both. Random pairs alone
+        almost never agree on an address, so with several firms per address EM then tends to
+        converge to "same address" rather than "same firm"; candidate pairs alone fail on tiny
+        inputs where nearly every candidate is a match. The mixture avoids both.
     random_pairs
         Number of random query × reference pairs used when ``u_init="random"``.
     max_iter, tol
@@ -112,7 +113,7 @@ class RecoverySpec:
     blocking: tuple[BlockingPass, ...]
     target: str = "kvk_nummer"
     query_id: str | None = None
-    u_init: Literal["candidates", "random"] = "candidates"
+    u_init: Literal["mixed", "candidates", "random"] = "mixed"
     random_pairs: int = 50_000
     max_iter: int = 1000
     tol: float = 1e-6
@@ -374,8 +375,8 @@ def recover_kvk(
         Required gap, in log2 match weight, between the best and the second-best distinct
         target value for acceptance.
     seed
-        Seed of the random pairs that initialise the u-probabilities when the spec has
-        ``u_init="random"`` (the default ``"candidates"`` start involves no randomness).
+        Seed of the random pairs that initialise the u-probabilities (see
+        :class:`RecoverySpec`).
 
     Returns
     -------
@@ -425,14 +426,19 @@ def recover_kvk(
         qi = cands["q"].to_numpy()
         ri = cands["r"].to_numpy()
         levels = _levels(qs, rs, qi, ri, spec)
-        if spec.u_init == "random":
+        u_cand = level_frequencies(levels, n_levels)
+        if spec.u_init == "candidates":
+            u_init = u_cand
+        else:
             rng = np.random.default_rng(seed)
             n_rand = int(min(spec.random_pairs, nq * nr))
             rq = rng.integers(0, nq, n_rand)
             rr = rng.integers(0, nr, n_rand)
-            u_init = level_frequencies(_levels(qs, rs, rq, rr, spec), n_levels)
-        else:
-            u_init = level_frequencies(levels, n_levels)
+            u_rand = level_frequencies(_levels(qs, rs, rq, rr, spec), n_levels)
+            u_init = (
+                u_rand if spec.u_init == "random"
+                else tuple((a + b) / 2.0 for a, b in zip(u_rand, u_cand, strict=True))
+            )
         lam0 = float(np.clip(min(nq, cands.height) / (2.0 * cands.height), 1e-4, 0.5))
         model = fit_fellegi_sunter(levels, n_levels, u_init=u_init, lambda_init=lam0,
                                    max_iter=spec.max_iter, tol=spec.tol)
