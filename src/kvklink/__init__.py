@@ -27,6 +27,7 @@ from kvklink import synth
 
 # --- linkage ---
 from kvklink.linkage import (  # fuzzy recovery
+    LinkageReport,
     LinkResult,
     RecoveryResult,
     RecoverySpec,
@@ -34,6 +35,7 @@ from kvklink.linkage import (  # fuzzy recovery
     export_review,
     import_review,
     link,
+    linkage_report,
     person_spec,
     recover_kvk,
     recovery_quality,
@@ -69,6 +71,7 @@ __all__ = [
     "EventStudyResult",  # cohorts (balance and effects)
     "GroupTimeResult",  # cohorts (balance and effects)
     "LinkResult",  # linkage
+    "LinkageReport",  # linkage
     "LinkageKey",  # intake
     "MatchResult",  # cohorts
     "Matcher",  # cohorts
@@ -92,6 +95,7 @@ __all__ = [
     "is_valid_vestigingsnummer",  # intake
     "kvk_number_expr",  # intake
     "link",  # linkage
+    "linkage_report",  # linkage
     "match",  # cohorts
     "normalise_kvk",  # intake
     "person_spec",  # linkage (fuzzy recovery)

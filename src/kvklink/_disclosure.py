@@ -31,8 +31,15 @@ __all__ = [
 TOTAL_LABEL = "Total"
 
 #: Values of the ``reason`` column of a protected table: the first primary rule a cell breaks
-#: (in this order), or ``secondary`` for a complementary suppression.
-SUPPRESSION_REASONS: tuple[str, ...] = ("min_units", "dominance", "p_percent", "secondary")
+#: (in this order), ``forced`` for a cell named in ``suppress=``, or ``secondary`` for a
+#: complementary suppression.
+SUPPRESSION_REASONS: tuple[str, ...] = (
+    "min_units",
+    "dominance",
+    "p_percent",
+    "forced",
+    "secondary",
+)
 
 TableKind = Literal["count", "magnitude"]
 
@@ -132,12 +139,12 @@ class ProtectedTable:
     def n_primary(self) -> int:
         """Number of cells suppressed by a primary rule."""
         reason = self._cells.get_column("reason")
-        return int((reason.is_not_null() & (reason != "secondary")).sum())
+        return int(reason.is_in(["min_units", "dominance", "p_percent"]).sum())
 
     @property
     def n_secondary(self) -> int:
-        """Number of complementary suppressions."""
-        return int((self._cells.get_column("reason") == "secondary").sum())
+        """Number of complementary (and forced) suppressions."""
+        return int(self._cells.get_column("reason").is_in(["secondary", "forced"]).sum())
 
     def check(self) -> pl.DataFrame:
         """Feasible intervals of every suppressed cell given the published table (LP).
@@ -310,6 +317,7 @@ def protect_table(
     contributions: str | None = None,
     policy: DisclosurePolicy | None = None,
     margins: bool = True,
+    suppress: Sequence[tuple[str, ...]] = (),
 ) -> ProtectedTable:
     """Apply primary and secondary suppression to a 1-D or 2-D table with margins.
 
@@ -355,6 +363,12 @@ def protect_table(
         Defaults to ``DisclosurePolicy()``. Current CBS rules take precedence over defaults.
     margins : bool, default True
         Publish row/column totals (and so protect against recomputation from them).
+    suppress : sequence of tuple of str, optional
+        Cells to suppress regardless of the rules (reason ``forced``), as label tuples
+        ``(row,)`` or ``(row, column)`` in their rendered text, margins labelled
+        :data:`TOTAL_LABEL`. Use it to keep tables that share cells consistent: a cell
+        suppressed in one published table must be suppressed in every table that shows it.
+        Secondary suppression then protects the forced cells too.
 
     Returns
     -------
@@ -458,6 +472,29 @@ def protect_table(
     flat_values = values.ravel()
     flat_tops = [t for row in tops for t in row]
     reasons = _primary(flat_units, flat_values, flat_tops, kind, policy)
+    if suppress:
+        row_labels0 = [str(x) for x in labels[rows]] + ([TOTAL_LABEL] if margins else [])
+        col_labels0 = (
+            [str(x) for x in labels[columns]] + ([TOTAL_LABEL] if margins else [])
+            if columns is not None
+            else [""]
+        )
+        position: dict[tuple[str, ...], int] = {
+            ((r,) if columns is None else (r, c)): i * width + j
+            for i, r in enumerate(row_labels0)
+            for j, c in enumerate(col_labels0)
+        }
+        unknown = [cell for cell in suppress if tuple(cell) not in position]
+        if unknown:
+            msg = (
+                f"{len(unknown)} cell(s) in 'suppress' are not cells of this table. Hint: give "
+                f"label tuples with {len(dims)} element(s), margins as {TOTAL_LABEL!r}."
+            )
+            raise InputError(msg)
+        for cell in suppress:
+            k = position[tuple(cell)]
+            if reasons[k] is None:
+                reasons[k] = "forced"
     suppressed = np.array([r is not None for r in reasons])
     measures = [flat_values] if kind == "count" else [flat_values, flat_units]
     _secondary(suppressed, reasons, flat_values, flat_units, constraints, measures)

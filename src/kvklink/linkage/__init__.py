@@ -5,6 +5,12 @@ Public entry points are re-exported here from private implementation modules.
 
 # --- exact linkage ---
 from kvklink.linkage._exact import HISTORY_COLUMNS, LINK_STATUSES, LinkResult, link
+from kvklink.linkage._report import (
+    DEFAULT_DIMENSIONS,
+    LINKAGE_CATEGORIES,
+    LinkageReport,
+    linkage_report,
+)
 
 # --- end exact linkage ---
 
@@ -27,13 +33,16 @@ from kvklink.linkage._review import export_review, import_review
 # --- end recovery (fuzzy) ---
 
 __all__ = [
+    "DEFAULT_DIMENSIONS",  # exact linkage (report)
     "HISTORY_COLUMNS",  # exact linkage
+    "LINKAGE_CATEGORIES",  # exact linkage (report)
     "LINK_STATUSES",  # exact linkage
     "RECOVERY_STATUSES",  # recovery (fuzzy)
     "BlockingPass",  # recovery (fuzzy)
     "FellegiSunterModel",  # recovery (fuzzy)
     "FieldComparison",  # recovery (fuzzy)
     "LinkResult",  # exact linkage
+    "LinkageReport",  # exact linkage (report)
     "QualityReport",  # recovery (fuzzy)
     "RecoveryResult",  # recovery (fuzzy)
     "RecoverySpec",  # recovery (fuzzy)
@@ -41,6 +50,7 @@ __all__ = [
     "export_review",  # recovery (fuzzy)
     "import_review",  # recovery (fuzzy)
     "link",  # exact linkage
+    "linkage_report",  # exact linkage (report)
     "person_spec",  # recovery (fuzzy)
     "recover_kvk",  # recovery (fuzzy)
     "recovery_quality",  # recovery (fuzzy)

@@ -1,0 +1,439 @@
+"""Linkage report: how many interactions reached the register, by group, with reasons.
+
+Every table passes through disclosure control (:func:`kvklink.disclosure.protect_table`)
+before it is shown, so a report can leave the secure environment.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from kvklink._disclosure import TOTAL_LABEL, DisclosurePolicy, ProtectedTable, protect_table
+from kvklink.errors import SchemaError
+from kvklink.frames import require_columns, to_polars
+
+__all__ = [
+    "DEFAULT_DIMENSIONS",
+    "LINKAGE_CATEGORIES",
+    "LinkageReport",
+    "linkage_report",
+]
+
+#: Outcome categories of the report, per interaction row:
+#:
+#: * ``linked_exact`` — ``link_status == "linked"`` and the KVK number was captured (the
+#:   recovery column is null, or absent);
+#: * ``linked_recovered`` — linked, with a KVK number recovered by fuzzy matching (recovery
+#:   status ``accepted``);
+#: * ``in_review`` — recovery status ``review`` and not linked (awaiting clerical review);
+#: * ``unlinked`` — everything else; the reason is the row's status (a link status such as
+#:   ``not_in_register``, or an intake outcome such as ``missing``/``no_consent`` for rows
+#:   that never reached linkage), or ``not_recovered`` when recovery rejected the row and it
+#:   has no status.
+LINKAGE_CATEGORIES: tuple[str, ...] = ("linked_exact", "linked_recovered", "in_review", "unlinked")
+
+#: Dimensions used when ``by`` is not given (those present in the frame; ``year`` is derived
+#: from the date column when absent).
+DEFAULT_DIMENSIONS: tuple[str, ...] = ("activity", "year", "kvk_region", "size_band", "section")
+
+_CATEGORY = "__kvklink_category"
+_REASON = "__kvklink_reason"
+_LINKED = ("linked_exact", "linked_recovered")
+
+
+@dataclass(frozen=True, repr=False)
+class LinkageReport:
+    """Disclosure-controlled link counts and rates by group.
+
+    Attributes
+    ----------
+    tables : dict[str, ProtectedTable]
+        Per dimension: a 2-D count table (dimension level × :data:`LINKAGE_CATEGORIES`) with
+        margins, after primary and secondary suppression.
+    reasons : ProtectedTable
+        Unlinked interactions by reason (1-D with total), after suppression.
+    overall : ProtectedTable
+        All interactions by category (1-D with total), after suppression.
+    policy : DisclosurePolicy
+        The disclosure policy applied.
+    """
+
+    tables: dict[str, ProtectedTable]
+    reasons: ProtectedTable
+    overall: ProtectedTable
+    policy: DisclosurePolicy
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """All published counts in long form.
+
+        Columns ``dimension``, ``level``, ``category``, ``interactions`` (null when
+        suppressed), ``suppressed`` and ``reason`` (why suppressed). The overall table has
+        dimension ``"all"``; the unlinked-reasons table has dimension ``"unlinked_reason"``.
+        """
+        parts = []
+        for dim, table in [("all", self.overall), *self.tables.items()]:
+            cells = table._cells
+            if dim == "all":
+                cells = cells.with_columns(level=pl.lit(TOTAL_LABEL))
+            else:
+                cells = cells.rename({dim: "level"})
+            parts.append(
+                cells.select(
+                    pl.lit(dim).alias("dimension"),
+                    pl.col("level"),
+                    pl.col("category"),
+                    pl.col("value").alias("interactions"),
+                    "suppressed",
+                    "reason",
+                )
+            )
+        reasons = self.reasons._cells.select(
+            pl.lit("unlinked_reason").alias("dimension"),
+            pl.col("unlinked_reason").alias("level"),
+            pl.lit("unlinked").alias("category"),
+            pl.col("value").alias("interactions"),
+            "suppressed",
+            "reason",
+        )
+        return pl.concat([*parts, reasons])
+
+    def link_rates(self) -> pl.DataFrame:
+        """Link rate per dimension level, where it can be published.
+
+        ``link_rate = (linked_exact + linked_recovered) / Total``. It is null when any of
+        these cells is suppressed (a rate would reveal the suppressed count).
+        """
+        rows = []
+        for dim, table in [("all", self.overall), *self.tables.items()]:
+            cells = table._cells
+            if dim == "all":
+                cells = cells.with_columns(level=pl.lit(TOTAL_LABEL))
+            else:
+                cells = cells.rename({dim: "level"})
+            wide = cells.pivot(on="category", index="level", values="value", maintain_order=True)
+            for cat in (*_LINKED, TOTAL_LABEL):
+                if cat not in wide.columns:  # pragma: no cover - the grid is always complete
+                    wide = wide.with_columns(pl.lit(None, dtype=pl.Int64).alias(cat))
+            rows.append(
+                wide.select(
+                    pl.lit(dim).alias("dimension"),
+                    pl.col("level"),
+                    pl.col(TOTAL_LABEL).alias("interactions"),
+                    (pl.col("linked_exact") + pl.col("linked_recovered")).alias("linked"),
+                )
+            )
+        out = pl.concat(rows)
+        return out.with_columns(
+            link_rate=pl.when(pl.col("interactions") > 0).then(
+                pl.col("linked") / pl.col("interactions")
+            )
+        )
+
+    def to_markdown(self) -> str:
+        """The report as Markdown: overall, rates, one table per dimension, reasons."""
+        marker = self.policy.marker
+        lines = ["# Linkage report", "", "## All interactions", "", self.overall.to_markdown()]
+        lines += ["", "## Link rates", "", _rates_markdown(self.link_rates(), marker)]
+        for dim, table in self.tables.items():
+            lines += ["", f"## By {dim}", "", table.to_markdown()]
+        lines += ["", "## Unlinked interactions by reason", "", self.reasons.to_markdown()]
+        lines += ["", _policy_note(self.policy), ""]
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """The report as a self-contained HTML fragment."""
+        parts = [
+            "<h1>Linkage report</h1>",
+            "<h2>All interactions</h2>",
+            self.overall.to_html(),
+        ]
+        for dim, table in self.tables.items():
+            parts += [f"<h2>By {html.escape(dim)}</h2>", table.to_html()]
+        parts += ["<h2>Unlinked interactions by reason</h2>", self.reasons.to_html()]
+        parts.append(f"<p>{html.escape(_policy_note(self.policy))}</p>")
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def plot(self) -> Any:
+        """Stacked bars of the published category counts per dimension level.
+
+        Returns a :class:`matplotlib.figure.Figure` (built without pyplot, so no global
+        backend is touched; save it with ``fig.savefig(path)``). Suppressed cells are drawn
+        as hatched gaps and labelled with the marker.
+        """
+        from matplotlib.figure import Figure
+
+        dims = list(self.tables)
+        n = max(1, len(dims))
+        fig = Figure(figsize=(8, 2.2 + 1.8 * n), layout="constrained")
+        axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+        colours = {
+            "linked_exact": "#1b7837",
+            "linked_recovered": "#7fbf7b",
+            "in_review": "#fdb863",
+            "unlinked": "#b2abd2",
+        }
+        for ax, dim in zip(axes, dims, strict=False):
+            cells = self.tables[dim]._cells.filter(
+                (pl.col(dim) != TOTAL_LABEL) & (pl.col("category") != TOTAL_LABEL)
+            )
+            levels = cells.get_column(dim).unique(maintain_order=True).to_list()
+            left = [0.0] * len(levels)
+            for cat in LINKAGE_CATEGORIES:
+                sub = cells.filter(pl.col("category") == cat)
+                vals = sub.get_column("value").to_list()
+                supp = sub.get_column("suppressed").to_list()
+                widths = [float(v) if v is not None else 0.0 for v in vals]
+                ax.barh(levels, widths, left=left, color=colours[cat], label=cat)
+                for k, s in enumerate(supp):
+                    if s:
+                        ax.annotate(self.policy.marker, (left[k], k), fontsize=8, va="center")
+                left = [a + b for a, b in zip(left, widths, strict=True)]
+            ax.set_title(f"Interactions by {dim}")
+            ax.set_xlabel("interactions (published cells)")
+            ax.invert_yaxis()
+        axes[0].legend(loc="lower right", fontsize=8)
+        return fig
+
+    def __repr__(self) -> str:
+        supp = sum(t.n_primary + t.n_secondary for t in self.tables.values())
+        return (
+            f"LinkageReport(dimensions={list(self.tables)}, suppressed_cells={supp}, "
+            f"min_units={self.policy.min_units})"
+        )
+
+
+def _fmt_rate(rate: float | None) -> str:
+    return "" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _rates_markdown(rates: pl.DataFrame, marker: str) -> str:
+    head = "| dimension | level | interactions | linked | link rate |\n|---|---|---|---|---|"
+    body = []
+    for r in rates.iter_rows(named=True):
+        cells = [
+            str(r["dimension"]),
+            str(r["level"]),
+            marker if r["interactions"] is None else str(r["interactions"]),
+            marker if r["linked"] is None else str(r["linked"]),
+            marker if r["link_rate"] is None else _fmt_rate(r["link_rate"]),
+        ]
+        body.append("| " + " | ".join(cells) + " |")
+    return "\n".join([head, *body])
+
+
+def _policy_note(policy: DisclosurePolicy) -> str:
+    return (
+        f"Disclosure control: cells with fewer than {policy.min_units} interactions are "
+        f"suppressed ({policy.marker}), with secondary suppression so that no suppressed cell "
+        "can be recomputed from the margins. Current CBS output rules take precedence."
+    )
+
+
+def linkage_report(
+    frame: Any,
+    *,
+    by: Sequence[str] | None = None,
+    status_column: str = "link_status",
+    recovery_column: str | None = None,
+    date_column: str = "date",
+    policy: DisclosurePolicy | None = None,
+) -> LinkageReport:
+    """Count interactions by group and outcome, under disclosure control.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame or polars.DataFrame
+        One row per interaction: the ``.frame`` of :func:`kvklink.link` (optionally joined to
+        register covariates such as region, size band and sector — unlinked rows then have
+        nulls, reported as ``"unknown"``), possibly stacked with intake rows that never
+        reached linkage, whose ``status_column`` holds their intake outcome.
+    by : sequence of str, optional
+        Dimension columns. Default: those of :data:`DEFAULT_DIMENSIONS` present in ``frame``
+        (``year`` is derived from ``date_column`` when there is no ``year`` column).
+    status_column : str, default "link_status"
+        Link status (see :data:`kvklink.linkage.LINK_STATUSES`) or intake outcome per row.
+    recovery_column : str, optional
+        Fuzzy-recovery status per row (``accepted``, ``review``, ``rejected``, as written by
+        :func:`kvklink.recover_kvk`; null when the KVK number was captured). Without it every
+        linked row counts as ``linked_exact``.
+    date_column : str, default "date"
+        Used to derive ``year``.
+    policy : DisclosurePolicy, optional
+        Defaults to ``DisclosurePolicy()``; the unit of every count is one interaction.
+
+    Returns
+    -------
+    LinkageReport
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> rows = pl.DataFrame({
+    ...     "activity": ["webinar"] * 40 + ["digiscan"] * 30,
+    ...     "link_status": ["linked"] * 50 + ["not_in_register"] * 12 + ["missing"] * 8,
+    ... })
+    >>> report = linkage_report(rows, by=["activity"])
+    >>> report.link_rates().filter(pl.col("dimension") == "all")["link_rate"].round(3).to_list()
+    [0.714]
+    >>> print(report.tables["activity"].to_markdown().splitlines()[2])
+    | digiscan | 10 | 0 | 0 | 20 | 30 |
+    """
+    policy = policy if policy is not None else DisclosurePolicy()
+    data, _ = to_polars(frame, argument="frame")
+    require_columns(data, [status_column], argument="frame")
+    if recovery_column is not None:
+        require_columns(data, [recovery_column], argument="frame")
+    if by is None:
+        dims = [d for d in DEFAULT_DIMENSIONS if d in data.columns]
+        if "year" not in dims and "year" not in data.columns and date_column in data.columns:
+            dims.insert(1 if "activity" in dims else 0, "year")
+        if not dims:
+            msg = (
+                f"The 'frame' has none of the default report dimensions "
+                f"{', '.join(DEFAULT_DIMENSIONS)}. Hint: pass by=[...] with your group columns."
+            )
+            raise SchemaError(msg)
+    else:
+        dims = list(by)
+    if "year" in dims and "year" not in data.columns:
+        require_columns(data, [date_column], argument="frame")
+        data = data.with_columns(_year(data, date_column))
+    require_columns(data, dims, argument="frame")
+    reserved = [d for d in dims if d in ("category", "unlinked_reason")]
+    if reserved:
+        msg = f"Dimension name(s) {reserved} are reserved by the report. Hint: rename them."
+        raise SchemaError(msg)
+
+    data = data.with_columns(*_categorise(status_column, recovery_column))
+    category_enum = pl.Enum(list(LINKAGE_CATEGORIES))
+    data = data.with_columns(pl.col(_CATEGORY).cast(category_enum))
+
+    def counts(dim: str | None) -> pl.DataFrame:
+        keys = [_CATEGORY] if dim is None else [dim, _CATEGORY]
+        cells = (
+            data.group_by(keys).agg(pl.len().alias("interactions")).rename({_CATEGORY: "category"})
+        )
+        return _complete(cells, dim, category_enum)
+
+    unlinked = (
+        data.filter(pl.col(_CATEGORY) == "unlinked")
+        .group_by(_REASON)
+        .agg(pl.len().alias("interactions"))
+        .rename({_REASON: "unlinked_reason"})
+    )
+    if unlinked.height == 0:
+        unlinked = pl.DataFrame(
+            {"unlinked_reason": ["none"], "interactions": [0]},
+            schema={"unlinked_reason": pl.Utf8, "interactions": pl.Int64},
+        )
+    cells = {dim: counts(dim) for dim in [None, *dims]}
+
+    # The tables share cells: the overall counts are the margin row of every dimension table,
+    # and the unlinked total heads the reasons table. A shared cell suppressed in one table is
+    # forced suppressed in all of them, and secondary suppression re-run, until consistent.
+    forced: set[str] = set()
+    for _ in range(len(LINKAGE_CATEGORIES) + 3):
+        overall = protect_table(
+            cells[None],
+            rows="category",
+            unit_count="interactions",
+            policy=policy,
+            suppress=[(c,) for c in sorted(forced)],
+        )
+        tables = {
+            dim: protect_table(
+                cells[dim],
+                rows=dim,
+                columns="category",
+                unit_count="interactions",
+                policy=policy,
+                suppress=[(TOTAL_LABEL, c) for c in sorted(forced)],
+            )
+            for dim in dims
+        }
+        reasons = protect_table(
+            unlinked,
+            rows="unlinked_reason",
+            unit_count="interactions",
+            policy=policy,
+            suppress=[(TOTAL_LABEL,)] if "unlinked" in forced else [],
+        )
+        shared = set(_suppressed_labels(overall._cells, "category"))
+        for dim, table in tables.items():
+            margin = table._cells.filter(pl.col(dim) == TOTAL_LABEL)
+            shared |= set(_suppressed_labels(margin, "category"))
+        if reasons._cells.filter(pl.col("unlinked_reason") == TOTAL_LABEL)["suppressed"].any():
+            shared.add("unlinked")
+        if shared <= forced:
+            break
+        forced |= shared
+    return LinkageReport(tables=tables, reasons=reasons, overall=overall, policy=policy)
+
+
+def _suppressed_labels(cells: pl.DataFrame, column: str) -> list[str]:
+    return cells.filter(pl.col("suppressed")).get_column(column).to_list()
+
+
+def _complete(cells: pl.DataFrame, dim: str | None, category_enum: pl.Enum) -> pl.DataFrame:
+    """Make sure every category appears (missing ones are zero cells)."""
+    present = set(cells.get_column("category").cast(pl.Utf8).to_list())
+    missing = [c for c in LINKAGE_CATEGORIES if c not in present]
+    cells = cells.with_columns(pl.col("interactions").cast(pl.Int64))
+    if not missing:
+        return cells
+    filler: dict[str, Any] = {"category": missing, "interactions": [0] * len(missing)}
+    schema: dict[str, Any] = {"category": category_enum, "interactions": pl.Int64}
+    if dim is not None:
+        if cells.height == 0:  # pragma: no cover - a frame with rows always has a level
+            return cells
+        filler = {dim: [cells.get_column(dim)[0]] * len(missing), **filler}
+        schema = {dim: cells.schema[dim], **schema}
+    return pl.concat([cells, pl.DataFrame(filler, schema=schema).select(cells.columns)])
+
+
+def _year(data: pl.DataFrame, date_column: str) -> pl.Expr:
+    dtype = data.schema[date_column]
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return pl.col(date_column).dt.year().alias("year")
+    if dtype in (pl.Utf8, pl.String):
+        return pl.col(date_column).str.slice(0, 4).cast(pl.Int32, strict=False).alias("year")
+    msg = (
+        f"Column {date_column!r} has dtype {dtype}; cannot derive 'year'. "
+        "Hint: pass a date column or a 'year' column."
+    )
+    raise SchemaError(msg)
+
+
+def _categorise(status_column: str, recovery_column: str | None) -> list[pl.Expr]:
+    status = pl.col(status_column).cast(pl.Utf8)
+    linked = status == "linked"
+    if recovery_column is None:
+        recovery = pl.lit(None, dtype=pl.Utf8)
+    else:
+        recovery = pl.col(recovery_column).cast(pl.Utf8)
+    category = (
+        pl.when(linked & (recovery == "accepted"))
+        .then(pl.lit("linked_recovered"))
+        .when(linked)
+        .then(pl.lit("linked_exact"))
+        .when(recovery == "review")
+        .then(pl.lit("in_review"))
+        .otherwise(pl.lit("unlinked"))
+    )
+    reason = (
+        pl.when(status.is_not_null())
+        .then(status)
+        .when(recovery == "rejected")
+        .then(pl.lit("not_recovered"))
+        .otherwise(pl.lit("unknown"))
+    )
+    return [category.alias(_CATEGORY), reason.alias(_REASON)]

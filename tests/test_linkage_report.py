@@ -1,0 +1,199 @@
+"""Tests for the disclosure-controlled linkage report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kvklink.disclosure import TOTAL_LABEL, DisclosurePolicy
+from kvklink.errors import SchemaError
+from kvklink.linkage._report import LINKAGE_CATEGORIES, LinkageReport, linkage_report
+
+
+def frame_of(spec: list[tuple[str, str, str | None, str | None, int]]) -> pl.DataFrame:
+    """(activity, status, recovery, region, n) → n identical interaction rows."""
+    rows = [r for r in spec for _ in range(r[4])]
+    return pl.DataFrame(
+        {
+            "activity": [r[0] for r in rows],
+            "link_status": [r[1] for r in rows],
+            "recovery_status": [r[2] for r in rows],
+            "kvk_region": [r[3] for r in rows],
+            "date": [dt.date(2020 + i % 3, 5, 1) for i in range(len(rows))],
+        },
+        schema_overrides={"recovery_status": pl.Utf8, "kvk_region": pl.Utf8},
+    )
+
+
+BIG = frame_of(
+    [
+        ("webinar", "linked", None, "Noord", 120),
+        ("webinar", "linked", "accepted", "Oost", 30),
+        ("webinar", "missing", "review", None, 25),
+        ("digiscan", "linked", None, "West", 200),
+        ("digiscan", "not_in_register", None, None, 40),
+        ("digiscan", "no_consent", None, None, 35),
+        ("digiscan", "missing", "rejected", None, 15),
+    ]
+)
+
+
+def cell(report: LinkageReport, dim: str, level: str, category: str) -> int | None:
+    frame = report.frame.filter(
+        (pl.col("dimension") == dim) & (pl.col("level") == level) & (pl.col("category") == category)
+    )
+    assert frame.height == 1
+    value = frame["interactions"].item()
+    return None if value is None else int(value)
+
+
+def test_categories_and_counts_without_suppression() -> None:
+    report = linkage_report(BIG, by=["activity"], recovery_column="recovery_status")
+    assert cell(report, "all", TOTAL_LABEL, "linked_exact") == 320
+    assert cell(report, "all", TOTAL_LABEL, "linked_recovered") == 30
+    assert cell(report, "all", TOTAL_LABEL, "in_review") == 25
+    assert cell(report, "all", TOTAL_LABEL, "unlinked") == 90
+    assert cell(report, "all", TOTAL_LABEL, TOTAL_LABEL) == 465
+    assert cell(report, "activity", "webinar", "linked_recovered") == 30
+    assert cell(report, "activity", "digiscan", "unlinked") == 90
+    assert cell(report, "unlinked_reason", "not_in_register", "unlinked") == 40
+    assert cell(report, "unlinked_reason", "no_consent", "unlinked") == 35
+    assert cell(report, "unlinked_reason", "missing", "unlinked") == 15
+    rates = report.link_rates()
+    webinar = rates.filter(pl.col("level") == "webinar")
+    assert webinar["link_rate"].item() == pytest.approx(150 / 175)
+    overall = rates.filter(pl.col("dimension") == "all")
+    assert overall["link_rate"].item() == pytest.approx(350 / 465)
+
+
+def test_without_recovery_column_every_link_is_exact() -> None:
+    report = linkage_report(BIG, by=["activity"])
+    assert cell(report, "all", TOTAL_LABEL, "linked_exact") == 350
+    assert cell(report, "all", TOTAL_LABEL, "linked_recovered") == 0
+    assert cell(report, "all", TOTAL_LABEL, "in_review") == 0
+
+
+def test_default_dimensions_and_year_from_date() -> None:
+    report = linkage_report(BIG)
+    assert list(report.tables) == ["activity", "year", "kvk_region"]
+    years = report.tables["year"].frame["year"].unique().to_list()
+    assert set(years) == {"2020", "2021", "2022", TOTAL_LABEL}
+    # unlinked rows have no register region: reported as "unknown"
+    assert "unknown" in report.tables["kvk_region"].frame["kvk_region"].to_list()
+
+
+def test_small_cells_suppressed_and_tables_consistent() -> None:
+    small = frame_of(
+        [
+            ("webinar", "linked", None, "Noord", 60),
+            ("webinar", "linked", "accepted", "Noord", 4),
+            ("webinar", "not_in_register", None, None, 15),
+            ("event", "linked", None, "Zuid", 45),
+            ("event", "not_valid_at_date", None, None, 3),
+            ("chat", "linked", None, "Zuid", 30),
+            ("chat", "no_consent", None, None, 20),
+        ]
+    )
+    report = linkage_report(small, by=["activity", "kvk_region"], recovery_column="recovery_status")
+    frame = report.frame
+    published = frame.filter(~pl.col("suppressed"))
+    assert not ((published["interactions"] > 0) & (published["interactions"] < 10)).any()
+    # linked_recovered overall is 4: suppressed everywhere it appears, never recomputable
+    assert cell(report, "all", TOTAL_LABEL, "linked_recovered") is None
+    overall_supp = set(report.overall.frame.filter(pl.col("suppressed"))["category"].to_list())
+    for dim, table in report.tables.items():
+        margin = table.frame.filter(pl.col(dim) == TOTAL_LABEL)
+        assert set(margin.filter(pl.col("suppressed"))["category"].to_list()) == overall_supp
+        assert not table.check()["recomputable"].any()
+    assert not report.overall.check()["recomputable"].any()
+    assert not report.reasons.check()["recomputable"].any()
+    # a rate that would reveal a suppressed count is not published
+    rates = report.link_rates().filter(pl.col("dimension") == "all")
+    assert rates["link_rate"].item() is None
+    md = report.to_markdown()
+    assert "✱" in md
+    assert "Current CBS output rules take precedence" in md
+    assert "✱" in report.to_html()
+
+
+def test_policy_is_applied() -> None:
+    report = linkage_report(
+        BIG,
+        by=["activity"],
+        recovery_column="recovery_status",
+        policy=DisclosurePolicy(min_units=50),
+    )
+    assert report.policy.min_units == 50
+    assert cell(report, "activity", "webinar", "linked_recovered") is None
+    assert "min_units=50" in repr(report)
+
+
+def test_pandas_input() -> None:
+    report = linkage_report(BIG.to_pandas(), by=["activity"])
+    assert isinstance(report.frame, pl.DataFrame)
+    assert cell(report, "all", TOTAL_LABEL, TOTAL_LABEL) == 465
+    assert isinstance(BIG.to_pandas(), pd.DataFrame)
+
+
+def test_plot(tmp_path: Path) -> None:
+    report = linkage_report(BIG, by=["activity", "kvk_region"], recovery_column="recovery_status")
+    fig = report.plot()
+    assert len(fig.axes) == 2
+    out = tmp_path / "report.png"
+    fig.savefig(out)
+    assert out.stat().st_size > 1000
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(SchemaError, match="lacks required column"):
+        linkage_report(BIG, by=["sector"])
+    with pytest.raises(SchemaError, match="lacks required column"):
+        linkage_report(BIG.drop("link_status"))
+    with pytest.raises(SchemaError, match="none of the default report dimensions"):
+        linkage_report(BIG.select("link_status"))
+    with pytest.raises(SchemaError, match="reserved"):
+        linkage_report(BIG.with_columns(category=pl.lit("x")), by=["category"])
+
+
+def test_all_linked_has_empty_reasons_table() -> None:
+    report = linkage_report(frame_of([("webinar", "linked", None, "Noord", 20)]), by=["activity"])
+    assert cell(report, "unlinked_reason", TOTAL_LABEL, "unlinked") == 0
+
+
+STATUSES = ["linked", "linked", "not_in_register", "not_valid_at_date", "missing", "no_consent"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    spec=st.lists(
+        st.tuples(
+            st.sampled_from(["webinar", "event", "chat"]),
+            st.sampled_from(STATUSES),
+            st.sampled_from([None, None, "accepted", "review", "rejected"]),
+            st.sampled_from(["Noord", "Zuid", None]),
+            st.integers(1, 25),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_property_report_never_publishes_small_cells(
+    spec: list[tuple[str, str, str | None, str | None, int]],
+) -> None:
+    report = linkage_report(
+        frame_of(spec), by=["activity", "kvk_region"], recovery_column="recovery_status"
+    )
+    published = report.frame.filter(~pl.col("suppressed"))
+    assert not ((published["interactions"] > 0) & (published["interactions"] < 10)).any()
+    overall = report.overall.frame
+    assert overall["category"].to_list() == [*LINKAGE_CATEGORIES, TOTAL_LABEL]
+    overall_supp = set(overall.filter(pl.col("suppressed"))["category"].to_list())
+    for dim, table in report.tables.items():
+        margin = table.frame.filter(pl.col(dim) == TOTAL_LABEL)
+        assert set(margin.filter(pl.col("suppressed"))["category"].to_list()) == overall_supp
