@@ -18,6 +18,7 @@ from kvklink.cli._synth import synth_command  # noqa: F401
 
 # --- linkage ---
 # isort: split
+from kvklink.cli._link import link_command  # noqa: F401
 from kvklink.cli._recover import recover_command  # noqa: F401
 
 # --- cohorts ---
