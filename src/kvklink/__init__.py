@@ -4,6 +4,9 @@ Public API, re-exported from private modules. Stages: intake and pseudonymisatio
 linkage → cohorts and matching → balance and effects → disclosure-controlled outputs.
 """
 
+# Imports are grouped by workflow stage, not alphabetically.
+# ruff: noqa: I001
+
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
@@ -59,20 +62,19 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree w
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "KVK_REASONS",  # intake
+    "USABLE_KVK_REASONS",  # intake
     "BalanceTable",  # cohorts (balance and effects)
     "Cohort",  # cohorts
     "CohortSpec",  # cohorts
-    "build_cohort",  # cohorts
-    "KVK_REASONS",  # intake
-    "USABLE_KVK_REASONS",  # intake
     "ConsentPolicy",  # intake
     "DisclosurePolicy",  # disclosure
     "EffectEstimate",  # cohorts (balance and effects)
     "EventStudyResult",  # cohorts (balance and effects)
     "GroupTimeResult",  # cohorts (balance and effects)
     "LinkResult",  # linkage
-    "LinkageReport",  # linkage
     "LinkageKey",  # intake
+    "LinkageReport",  # linkage
     "MatchResult",  # cohorts
     "Matcher",  # cohorts
     "ProtectedTable",  # disclosure
@@ -83,11 +85,11 @@ __all__ = [
     "RowLedger",  # intake
     "__version__",
     "balance_table",  # cohorts (balance and effects)
+    "build_cohort",  # cohorts
     "company_spec",  # linkage (fuzzy recovery)
     "errors",
     "estimate_att",  # cohorts (balance and effects)
     "event_study",  # cohorts (balance and effects)
-    "synth",  # synth
     "export_review",  # linkage (fuzzy recovery)
     "group_time_att",  # cohorts (balance and effects)
     "import_review",  # linkage (fuzzy recovery)
@@ -103,5 +105,6 @@ __all__ = [
     "pseudonymise",  # intake
     "recover_kvk",  # linkage (fuzzy recovery)
     "recovery_quality",  # linkage (fuzzy recovery)
+    "synth",  # synth
     "threshold_curve",  # linkage (fuzzy recovery)
 ]
