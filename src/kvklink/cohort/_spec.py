@@ -15,8 +15,9 @@ into a :class:`Cohort`:
   ``exact=["index_year", ...]``.
 * **covariates** are measured in year ``y - 1``, strictly before the index date: sector, size band,
   legal form, KVK region, firm age at the index date, and for each outcome the level in ``y - 1``
-  and the pre-period trend ``log1p(o[y-1]) - log1p(o[y-2])`` (0 for units without a ``y - 2``
-  record, flagged by ``new_firm``).
+  and the pre-period trends ``o_trend = log1p(o[y-1]) - log1p(o[y-2])`` and
+  ``o_trend2 = log1p(o[y-2]) - log1p(o[y-3])`` (0 where a year has no record; units without a
+  ``y - 2`` record are flagged by ``new_firm``).
 
 Every treated candidate ends in exactly one outcome of :attr:`Cohort.treated_outcomes`
 (``treated``, ``first_use_before_window``, ``first_use_after_window``,
@@ -189,7 +190,7 @@ class CohortSpec:
         """Names of the pre-treatment covariates :func:`build_cohort` adds for matching."""
         names = ["firm_age", "new_firm"]
         for outcome in self.outcomes:
-            names += [f"{outcome}_pre", f"{outcome}_trend"]
+            names += [f"{outcome}_pre", f"{outcome}_trend", f"{outcome}_trend2"]
         return names
 
 
@@ -282,40 +283,53 @@ def _target_filter(spec: CohortSpec) -> pl.Expr:
     return expr
 
 
+def _log_growth(later: str, earlier: str) -> pl.Expr:
+    """``log1p(later) - log1p(earlier)``, 0 where either year has no record."""
+    later_expr = pl.col(later).cast(pl.Float64)
+    earlier_expr = pl.col(earlier).cast(pl.Float64)
+    return (
+        pl.when(later_expr.is_null() | earlier_expr.is_null())
+        .then(0.0)
+        .otherwise(later_expr.log1p() - earlier_expr.log1p())
+    )
+
+
 def _covariates_at(register: pl.LazyFrame, units: pl.LazyFrame, spec: CohortSpec) -> pl.LazyFrame:
-    """Join covariates measured in ``index_year - 1`` (and trend from ``index_year - 2``)."""
+    """Join covariates measured in ``index_year - 1`` and trends over the two years before."""
     base_cols = ["section", "size_band", "legal_form", "kvk_region", "start_date", "end_date"]
     pre = register.select(["be_id", "year", *base_cols, *spec.outcomes]).rename(
         {o: f"{o}_pre" for o in spec.outcomes}
     )
-    pre2 = register.select("be_id", "year", *[pl.col(o).alias(f"{o}_pre2") for o in spec.outcomes])
     joined = units.with_columns(
-        (pl.col("index_year") - 1).alias("_y1"), (pl.col("index_year") - 2).alias("_y2")
+        (pl.col("index_year") - 1).alias("_y1"),
+        (pl.col("index_year") - 2).alias("_y2"),
+        (pl.col("index_year") - 3).alias("_y3"),
     )
     joined = joined.join(pre, left_on=["be_id", "_y1"], right_on=["be_id", "year"], how="inner")
-    joined = joined.join(pre2, left_on=["be_id", "_y2"], right_on=["be_id", "year"], how="left")
-    reference_day = pl.coalesce(pl.col("index_date"), pl.date(pl.col("index_year"), 1, 1))
-    trend = [
-        pl.when(pl.col(f"{o}_pre2").is_null())
-        .then(0.0)
-        .otherwise(
-            pl.col(f"{o}_pre").cast(pl.Float64).log1p()
-            - pl.col(f"{o}_pre2").cast(pl.Float64).log1p()
+    for lag in (2, 3):
+        lagged = register.select(
+            "be_id", "year", *[pl.col(o).alias(f"_{o}_{lag}") for o in spec.outcomes]
         )
-        .alias(f"{o}_trend")
-        for o in spec.outcomes
-    ]
+        joined = joined.join(
+            lagged, left_on=["be_id", f"_y{lag}"], right_on=["be_id", "year"], how="left"
+        )
+    reference_day = pl.coalesce(pl.col("index_date"), pl.date(pl.col("index_year"), 1, 1))
+    trends = []
+    for o in spec.outcomes:
+        trends.append(_log_growth(f"{o}_pre", f"_{o}_2").alias(f"{o}_trend"))
+        trends.append(_log_growth(f"_{o}_2", f"_{o}_3").alias(f"{o}_trend2"))
     first_outcome = spec.outcomes[0] if spec.outcomes else None
     new_firm = (
-        (pl.col(f"{first_outcome}_pre2").is_null() if first_outcome else pl.lit(False))
+        (pl.col(f"_{first_outcome}_2").is_null() if first_outcome else pl.lit(False))
         .cast(pl.Int8)
         .alias("new_firm")
     )
+    lag_columns = [f"_{o}_{lag}" for o in spec.outcomes for lag in (2, 3)]
     return joined.with_columns(
         ((reference_day - pl.col("start_date")).dt.total_days() / 365.25).alias("firm_age"),
-        *trend,
+        *trends,
         new_firm,
-    ).drop("_y1", "_y2", *[f"{o}_pre2" for o in spec.outcomes])
+    ).drop("_y1", "_y2", "_y3", *lag_columns)
 
 
 def build_cohort(linked: AnyFrame, register: AnyFrame, spec: CohortSpec) -> Cohort:
