@@ -64,7 +64,6 @@ _CONSUMED_OUTCOME = "pseudonymised"
 
 # Internal column names (chosen so they cannot collide with a caller's columns by accident).
 _ROW = "__kvklink_row"
-_HROW = "__kvklink_hrow"
 _DATE = "__kvklink_date"
 
 
@@ -187,6 +186,31 @@ def _overlapping(periods: pl.DataFrame) -> int:
     return int(flagged.get_column("pseudonym").n_unique())
 
 
+def _overlapping_candidates(cand: pl.DataFrame) -> int:
+    """Number of pseudonyms with overlapping periods among the join candidates.
+
+    Each interaction row's candidates are *all* periods of its pseudonym, so overlaps can be
+    found per interaction row: sort by (row, valid_from) — integer and date keys, cheaper than
+    sorting pseudonym strings — and compare consecutive periods, only for rows with more than
+    one candidate period.
+    """
+    multi = cand.filter(pl.col(_ROW).is_duplicated())
+    if multi.height == 0:
+        return 0
+    flagged = (
+        multi.sort([_ROW, "valid_from"])
+        .with_columns(
+            same=pl.col(_ROW) == pl.col(_ROW).shift(1),
+            prev_to=pl.col("valid_to").shift(1),
+        )
+        .filter(
+            pl.col("same")
+            & (pl.col("prev_to").is_null() | (pl.col("valid_from") < pl.col("prev_to")))
+        )
+    )
+    return int(flagged.get_column("pseudonym").n_unique())
+
+
 def link(
     interactions: Any,
     history: Any,
@@ -293,16 +317,7 @@ def link(
         pl.col("pseudonym"),
         _as_date(inter, date_column, argument="interactions").alias(_DATE),
     )
-    hist_slim = hist.select(
-        pl.col("pseudonym"),
-        pl.col("be_id"),
-        *hist_dates,
-        *(
-            [pl.int_range(pl.len(), dtype=pl.UInt32).alias(_HROW)]
-            if history_check == "relevant"
-            else []
-        ),
-    )
+    hist_slim = hist.select(pl.col("pseudonym"), pl.col("be_id"), *hist_dates)
     # One hash join on the pseudonym; every candidate period of every interaction.
     cand = keys.filter(pl.col("pseudonym").is_not_null()).join(
         hist_slim, on="pseudonym", how="inner"
@@ -311,10 +326,7 @@ def link(
     if history_check == "all":
         n_overlap = _overlapping(hist_slim.select("pseudonym", "valid_from", "valid_to"))
     else:
-        relevant = cand.select(_HROW, "pseudonym", "valid_from", "valid_to").unique(
-            _HROW, keep="any"
-        )
-        n_overlap = _overlapping(relevant.drop(_HROW))
+        n_overlap = _overlapping_candidates(cand)
     if n_overlap and on_overlap == "raise":
         msg = (
             f"The 'history' frame has overlapping validity periods for {n_overlap} pseudonym(s). "
