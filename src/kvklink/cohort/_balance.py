@@ -99,6 +99,8 @@ def _wmean(x: FloatArray, w: FloatArray) -> float:
     s = float(w.sum())
     if s == 0.0:
         return math.nan
+    if w[0] == w[-1] and np.all(w == w[0]):
+        return float(np.mean(x))
     return float(np.dot(x, w)) / s
 
 
@@ -107,6 +109,14 @@ def _wvar(x: FloatArray, w: FloatArray, binary: bool) -> float:
     s = float(w.sum())
     if s == 0.0:
         return math.nan
+    if w[0] == w[-1] and np.all(w == w[0]):
+        # equal weights: the same formulas without weight arrays (faster on big groups)
+        m = float(np.mean(x))
+        if binary:
+            return m * (1.0 - m)
+        if x.size < 2:
+            return math.nan
+        return float(np.var(x, ddof=1))
     wn = w / s
     m = float(np.dot(wn, x))
     if binary:
@@ -118,20 +128,47 @@ def _wvar(x: FloatArray, w: FloatArray, binary: bool) -> float:
     return num / denom
 
 
-def _ecdf_stats(x: FloatArray, treat: BoolArray, w: FloatArray) -> tuple[float, float]:
-    """Mean and max |F_t(v) - F_c(v)| over the distinct values v of x (weighted eCDFs)."""
-    wt = float(w[treat].sum())
-    wc = float(w[~treat].sum())
-    if wt == 0.0 or wc == 0.0:
+@dataclass(frozen=True)
+class _Split:
+    """Row indices and weights of the units with positive weight, per group."""
+
+    rows_t: npt.NDArray[np.intp]
+    rows_c: npt.NDArray[np.intp]
+    w_t: FloatArray
+    w_c: FloatArray
+
+    @classmethod
+    def build(cls, treat: BoolArray, w: FloatArray) -> _Split:
+        rows_t = np.flatnonzero(treat & (w > 0))
+        rows_c = np.flatnonzero(~treat & (w > 0))
+        return cls(rows_t=rows_t, rows_c=rows_c, w_t=w[rows_t], w_c=w[rows_c])
+
+
+def _group_cdf(xg: FloatArray, wg: FloatArray, points: FloatArray) -> FloatArray:
+    """Weighted eCDF of one group (positive weights only) evaluated at ``points``."""
+    if wg.size and np.all(wg == wg[0]):
+        xs = np.sort(xg)
+        cum = np.arange(1, xs.size + 1, dtype=np.float64) / xs.size
+    else:
+        order = np.argsort(xg, kind="stable")
+        xs = xg[order]
+        cum = np.cumsum(wg[order])
+        cum = cum / cum[-1]
+    cum0 = np.concatenate([[0.0], cum])
+    return cum0[np.searchsorted(xs, points, side="right")]
+
+
+def _ecdf_stats(x: FloatArray, split: _Split, points: FloatArray) -> tuple[float, float]:
+    """Mean and max |F_t(v) - F_c(v)| over the distinct values v of x (weighted eCDFs).
+
+    ``points`` are the distinct values of x over ALL units (zero weights included), as MatchIt
+    evaluates the eCDF difference there; the group eCDFs only use units with positive weight.
+    """
+    if split.rows_t.size == 0 or split.rows_c.size == 0:
         return math.nan, math.nan
-    signed = np.where(treat, w / wt, -w / wc)
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    cum = np.abs(np.cumsum(signed[order]))
-    last_of_value = np.empty(xs.shape[0], dtype=bool)
-    last_of_value[:-1] = xs[1:] != xs[:-1]
-    last_of_value[-1] = True
-    diffs = cum[last_of_value]
+    ft = _group_cdf(x[split.rows_t], split.w_t, points)
+    fc = _group_cdf(x[split.rows_c], split.w_c, points)
+    diffs = np.abs(ft - fc)
     return float(diffs.mean()), float(diffs.max())
 
 
@@ -181,11 +218,9 @@ def _pair_distance_matrix(
     return float(np.mean(np.abs(xt - xc)))
 
 
-def _sd_denominator(
-    x: FloatArray, treat: BoolArray, sw: FloatArray, binary: bool, estimand: Estimand
-) -> float:
-    vt = _wvar(x[treat], sw[treat], binary)
-    vc = _wvar(x[~treat], sw[~treat], binary)
+def _sd_denominator(x: FloatArray, split: _Split, binary: bool, estimand: Estimand) -> float:
+    vt = _wvar(x[split.rows_t], split.w_t, binary)
+    vc = _wvar(x[split.rows_c], split.w_c, binary)
     pooled = math.sqrt((vt + vc) / 2.0)
     if estimand == "ATT":
         sd = math.sqrt(vt) if vt >= 0 else math.nan
@@ -200,25 +235,26 @@ def _sd_denominator(
 
 def _one_variable(
     x: FloatArray,
-    treat: BoolArray,
-    w: FloatArray,
+    split: _Split,
     binary: bool,
     sd: float,
     pair_distance: float | None,
+    points: FloatArray | None,
 ) -> list[float]:
-    """The seven balance statistics for one variable under weights ``w``."""
+    """The seven balance statistics for one variable under the weights of ``split``."""
     out = [math.nan] * 7
-    wt, wc = w[treat], w[~treat]
-    too_small = np.count_nonzero(wt) < 2 and np.count_nonzero(wc) < 2
-    mt = _wmean(x[treat], wt)
-    mc = _wmean(x[~treat], wc)
+    xt, xc = x[split.rows_t], x[split.rows_c]
+    too_small = split.rows_t.size < 2 and split.rows_c.size < 2
+    mt = _wmean(xt, split.w_t)
+    mc = _wmean(xc, split.w_c)
     out[0], out[1] = mt, mc
     mdiff = mt - mc
     if abs(mdiff) > _SQRT_EPS:
         if not too_small:
-            out[2] = mdiff / sd
+            # a zero SD in both groups (constant covariate within groups) gives ±Inf, as in R
+            out[2] = mdiff / sd if sd > 0 else math.copysign(math.inf, mdiff)
             if pair_distance is not None and abs(pair_distance) > 1e-8:
-                out[6] = pair_distance / sd
+                out[6] = pair_distance / sd if sd > 0 else math.inf
             elif pair_distance is not None:
                 out[6] = pair_distance
     else:
@@ -229,10 +265,11 @@ def _one_variable(
         out[4] = out[5] = abs(mdiff)
     elif not too_small:
         with np.errstate(divide="ignore", invalid="ignore"):
-            vt = _wvar(x[treat], wt, False)
-            vc = _wvar(x[~treat], wc, False)
+            vt = _wvar(xt, split.w_t, False)
+            vc = _wvar(xc, split.w_c, False)
             out[3] = vt / vc if vc != 0.0 else (math.nan if vt == 0.0 else math.inf)
-        out[4], out[5] = _ecdf_stats(x, treat, w)
+        if points is not None:
+            out[4], out[5] = _ecdf_stats(x, split, points)
     return out
 
 
@@ -575,7 +612,8 @@ def balance_table(
             )
             raise InputError(msg)
 
-    columns = [x[:, j] for j in range(p)]
+    xf = np.asfortranarray(x)  # contiguous columns: gathers per column are cache friendly
+    columns = [xf[:, j] for j in range(p)]
     binaries = [bool(b) for b in is_bin]
     if distance is not None:
         d = _as_1d(distance, n, "distance", np.float64)
@@ -593,17 +631,20 @@ def balance_table(
     before = np.full((k, 7), np.nan)
     after = np.full((k, 7), np.nan) if w is not None else None
     sds = np.empty(k)
+    split_before = _Split.build(t, sw)
+    split_after = _Split.build(t, w) if w is not None else None
     for j, (col, b) in enumerate(zip(columns, binaries, strict=True)):
-        sd = _sd_denominator(col, t, sw, b, estimand)
+        points = None if b else np.unique(col)
+        sd = _sd_denominator(col, split_before, b, estimand)
         sds[j] = sd
-        before[j] = _one_variable(col, t, sw, b, sd, None)
-        if after is not None and w is not None:
+        before[j] = _one_variable(col, split_before, b, sd, None, points)
+        if after is not None and split_after is not None:
             pd_raw: float | None = None
             if mm is not None:
                 pd_raw = _pair_distance_matrix(col, t, mm)
             elif sub is not None:
                 pd_raw = _pair_distance_subclass(col, t, sub)
-            after[j] = _one_variable(col, t, w, b, sd, pd_raw)
+            after[j] = _one_variable(col, split_after, b, sd, pd_raw, points)
 
     def as_dict(a: FloatArray) -> dict[str, FloatArray]:
         return {name: a[:, i].copy() for i, name in enumerate(BALANCE_STATISTICS)}
