@@ -37,6 +37,7 @@ from numba import njit
 __all__ = [
     "mahalanobis_nearest",
     "nearest_scalar",
+    "sort_order",
     "weights_from_match_matrix",
     "weights_from_subclass",
 ]
@@ -142,6 +143,22 @@ def _nearest_replace(
                 break
 
 
+def sort_order(distance: FloatArray, stratum: IntArray, key: IntArray) -> IntArray:
+    """Row order sorted by (stratum, distance, key); ``key`` must be a permutation of 0..n-1.
+
+    Equivalent to ``np.lexsort((key, distance, stratum))`` but needs one float sort: rows are
+    first put in key order (an inverse permutation, no sort), then stably sorted by distance
+    and, when there are strata, stably by stratum (integer radix sort).
+    """
+    n = key.shape[0]
+    by_key = np.empty(n, dtype=np.int64)
+    by_key[key] = np.arange(n)
+    perm = by_key[np.argsort(distance[by_key], kind="stable")]
+    if n and stratum.max() != stratum.min():
+        perm = perm[np.argsort(stratum[perm], kind="stable")]
+    return perm.astype(np.int64)
+
+
 def nearest_scalar(
     distance: FloatArray,
     treat: BoolArray,
@@ -176,7 +193,7 @@ def nearest_scalar(
         (n_t, ratio) array of control *row* indices per treated unit (row order), -1 = none.
     """
     n = distance.shape[0]
-    perm = np.lexsort((key, distance, stratum))
+    perm = sort_order(distance, stratum, key)
     t_sorted = treat[perm]
     c_perm = perm[~t_sorted]
     cd = np.ascontiguousarray(distance[c_perm])

@@ -1,11 +1,14 @@
-"""Covariate design matrices built from a frame, the way R's ``model.matrix`` builds them.
+"""Covariate designs built from a frame, the way R's ``model.matrix`` builds them.
 
 Numeric and boolean columns are used as they are; string, categorical and enum columns are
-expanded into one indicator per level. Two versions are produced:
+categorical. Two views are produced:
 
-* the *model* design (for the propensity model): levels of a categorical column after the
-  first are kept, the first (reference) level is dropped, as R's treatment contrasts do;
-* the *balance* design: every level is kept, as MatchIt's ``summary()`` shows them.
+* the *model* design (for the propensity model): every level of a categorical column after
+  the first is an indicator column, the first (reference) level is dropped, as R's treatment
+  contrasts do. It is kept *structured* — a dense block of numeric columns plus integer level
+  codes per categorical — so the logistic fit never materialises the indicator columns;
+* the *balance* design: every level is kept, as MatchIt's ``summary()`` shows them, built as a
+  dense (n × p) array only when asked for.
 
 Column names follow R: ``race`` with levels ``black``, ``hispan`` becomes ``raceblack``,
 ``racehispan``. Levels are sorted (an ``Enum`` keeps its declared order), like R's ``factor``.
@@ -18,6 +21,8 @@ Examples
 (['x', 'gb'], ['x', 'ga', 'gb'])
 >>> d.binary.tolist()
 [False, True, True]
+>>> d.balance_matrix().tolist()
+[[1.0, 0.0, 1.0], [2.0, 1.0, 0.0], [3.0, 0.0, 1.0]]
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import polars as pl
 
 from kvklink.errors import SchemaError
 
-__all__ = ["Design", "build_design", "is_categorical_dtype", "stratum_codes"]
+__all__ = ["Design", "Factor", "build_design", "check_missing", "stratum_codes"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -44,18 +49,68 @@ def is_categorical_dtype(dtype: pl.DataType) -> bool:
 
 
 @dataclass(frozen=True)
-class Design:
-    """Design matrices of one frame for a list of covariates (see the module docstring)."""
+class Factor:
+    """A categorical covariate: level codes 0..L-1 per row and the level labels."""
 
-    model: FloatArray
-    model_names: list[str]
-    balance: FloatArray
-    balance_names: list[str]
-    binary: BoolArray
-    source: list[str] = field(default_factory=list)
-    """For every model column, the covariate it came from."""
-    factors: dict[str, list[str]] = field(default_factory=dict)
-    """The levels of every categorical covariate, in order."""
+    name: str
+    codes: IntArray
+    levels: list[str]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Structured design of one frame for a list of covariates (see the module docstring).
+
+    ``items`` lists the covariates in order, each ``("numeric", j)`` (column j of ``numeric``)
+    or ``("factor", k)`` (``factors[k]``).
+    """
+
+    n: int
+    numeric: FloatArray
+    numeric_names: list[str]
+    factors: list[Factor]
+    items: list[tuple[str, int]]
+    binary: BoolArray = field(repr=False)
+
+    @property
+    def model_names(self) -> list[str]:
+        """Model-design column names in covariate order (first level of factors dropped)."""
+        out: list[str] = []
+        for kind, j in self.items:
+            if kind == "numeric":
+                out.append(self.numeric_names[j])
+            else:
+                f = self.factors[j]
+                out.extend(f"{f.name}{lv}" for lv in f.levels[1:])
+        return out
+
+    @property
+    def balance_names(self) -> list[str]:
+        """Balance-design column names in covariate order (every level of factors)."""
+        out: list[str] = []
+        for kind, j in self.items:
+            if kind == "numeric":
+                out.append(self.numeric_names[j])
+            else:
+                f = self.factors[j]
+                out.extend(f"{f.name}{lv}" for lv in f.levels)
+        return out
+
+    def balance_matrix(self) -> FloatArray:
+        """The dense (n × p) balance design, Fortran-ordered (column access is cheap)."""
+        names = self.balance_names
+        out = np.zeros((self.n, len(names)), dtype=np.float64, order="F")
+        col = 0
+        rows = np.arange(self.n)
+        for kind, j in self.items:
+            if kind == "numeric":
+                out[:, col] = self.numeric[:, j]
+                col += 1
+            else:
+                f = self.factors[j]
+                out[rows, col + f.codes] = 1.0
+                col += len(f.levels)
+        return out
 
 
 def _levels(series: pl.Series) -> list[str]:
@@ -85,36 +140,43 @@ def check_missing(frame: pl.DataFrame, columns: Sequence[str], *, argument: str)
         raise SchemaError(msg)
 
 
+def _is_binary(x: FloatArray) -> bool:
+    if x.size == 0:
+        return False
+    lo, hi = float(x.min()), float(x.max())
+    return lo != hi and bool(np.all((x == lo) | (x == hi)))
+
+
 def build_design(frame: pl.DataFrame, covariates: Sequence[str]) -> Design:
-    """Build the model and balance designs of ``covariates`` (no intercept column)."""
+    """Build the structured design of ``covariates`` (no intercept column)."""
     n = frame.height
-    model_cols: list[FloatArray] = []
-    model_names: list[str] = []
-    source: list[str] = []
-    bal_cols: list[FloatArray] = []
-    bal_names: list[str] = []
-    factors: dict[str, list[str]] = {}
+    num_cols: list[FloatArray] = []
+    num_names: list[str] = []
+    factors: list[Factor] = []
+    items: list[tuple[str, int]] = []
+    binary: list[bool] = []
     for name in covariates:
         s = frame.get_column(name)
         if is_categorical_dtype(s.dtype):
             levels = _levels(s)
-            values = s.cast(pl.String).to_numpy()
-            for j, level in enumerate(levels):
-                col = (values == level).astype(np.float64)
-                bal_cols.append(col)
-                bal_names.append(f"{name}{level}")
-                if j > 0:
-                    model_cols.append(col)
-                    model_names.append(f"{name}{level}")
-                    source.append(name)
-            factors[name] = levels
+            if isinstance(s.dtype, pl.Enum):
+                codes = s.to_physical().cast(pl.Int64).to_numpy()
+            else:  # position among the sorted levels (a hash lookup, no string sort)
+                codes = (
+                    s.cast(pl.String)
+                    .replace_strict(levels, list(range(len(levels))), return_dtype=pl.Int64)
+                    .to_numpy()
+                )
+            codes = np.ascontiguousarray(codes, dtype=np.int64)
+            items.append(("factor", len(factors)))
+            factors.append(Factor(name=name, codes=codes, levels=levels))
+            binary.extend([True] * len(levels) if len(levels) > 1 else [False])
         elif s.dtype.is_numeric() or s.dtype == pl.Boolean:
-            col = s.cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
-            model_cols.append(col)
-            model_names.append(name)
-            source.append(name)
-            bal_cols.append(col)
-            bal_names.append(name)
+            col = np.asarray(s.cast(pl.Float64).to_numpy(), dtype=np.float64)
+            items.append(("numeric", len(num_cols)))
+            num_cols.append(col)
+            num_names.append(name)
+            binary.append(_is_binary(col))
         else:
             msg = (
                 f"The covariate {name!r} has dtype {s.dtype}, which match cannot use. "
@@ -122,19 +184,16 @@ def build_design(frame: pl.DataFrame, covariates: Sequence[str]) -> Design:
                 "to a number such as firm age in years)."
             )
             raise SchemaError(msg)
-    model = np.column_stack(model_cols) if model_cols else np.empty((n, 0))
-    balance = np.column_stack(bal_cols) if bal_cols else np.empty((n, 0))
-    binary = np.array(
-        [np.unique(balance[:, j]).size == 2 for j in range(balance.shape[1])], dtype=np.bool_
-    )
+    numeric = np.empty((n, len(num_cols)), dtype=np.float64, order="F")
+    for j, col in enumerate(num_cols):
+        numeric[:, j] = col
     return Design(
-        model=np.ascontiguousarray(model, dtype=np.float64),
-        model_names=model_names,
-        balance=np.ascontiguousarray(balance, dtype=np.float64),
-        balance_names=bal_names,
-        binary=binary,
-        source=source,
+        n=n,
+        numeric=numeric,
+        numeric_names=num_names,
         factors=factors,
+        items=items,
+        binary=np.array(binary, dtype=np.bool_),
     )
 
 
@@ -145,7 +204,8 @@ def stratum_codes(frame: pl.DataFrame, columns: Sequence[str]) -> IntArray:
     """
     if not columns:
         return np.zeros(frame.height, dtype=np.int64)
-    sub = frame.select([pl.col(c) for c in columns])
-    keys = sub.unique().sort(list(columns), nulls_last=True).with_row_index("__code")
-    coded = sub.join(keys, on=list(columns), how="left", nulls_equal=True, maintain_order="left")
+    cols = list(dict.fromkeys(columns))
+    sub = frame.select([pl.col(c) for c in cols])
+    keys = sub.unique().sort(cols, nulls_last=True).with_row_index("__code")
+    coded = sub.join(keys, on=cols, how="left", nulls_equal=True, maintain_order="left")
     return coded.get_column("__code").to_numpy().astype(np.int64)

@@ -50,6 +50,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -69,7 +70,7 @@ from kvklink.cohort._core import (
     weights_from_match_matrix,
     weights_from_subclass,
 )
-from kvklink.cohort._design import build_design, check_missing, stratum_codes
+from kvklink.cohort._design import Design, build_design, check_missing, stratum_codes
 from kvklink.cohort._propensity import LogisticFit, fit_logistic
 from kvklink.errors import MatchingError, SchemaError
 from kvklink.frames import FrameKind, like_input, require_columns, to_polars
@@ -244,7 +245,6 @@ class MatchResult:
     treated_: BoolArray
     match_matrix_: IntArray
     discarded_: BoolArray
-    covariate_matrix_: FloatArray
     covariate_names_: list[str]
     binary_: BoolArray
     counts_: dict[str, int]
@@ -252,6 +252,15 @@ class MatchResult:
     caliper_raw_: float | None = None
     _frame: pl.DataFrame | None = field(default=None, repr=False)
     _kind: FrameKind = field(default="polars", repr=False)
+    _design: Design | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def covariate_matrix_(self) -> FloatArray:
+        """The dense balance design (n × p), built on first access."""
+        if self._design is None:  # pragma: no cover - always set by match()
+            msg = "This MatchResult holds no design. Hint: create it with kvklink.match()."
+            raise MatchingError(msg)
+        return self._design.balance_matrix()
 
     # -- presentation -----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -521,7 +530,7 @@ def _tie_key(frame: pl.DataFrame, column: str | None) -> IntArray:
     idx = np.arange(n)
     if column is None:
         h = frame.hash_rows(seed=0).to_numpy()
-        perm = np.lexsort((idx, h))
+        perm = np.argsort(h, kind="stable")
     else:
         check_missing(frame, [column], argument="tie_breaker")
         ranks = frame.get_column(column).rank("ordinal").to_numpy()
@@ -631,9 +640,7 @@ def _fit(data: Any, params: dict[str, Any], *, owner: str) -> MatchResult:
 
     if st.method == "nearest":
         if st.distance in ("glm", "logit"):
-            propensity = fit_logistic(
-                design.model, treat, names=design.model_names, sources=design.source
-            )
+            propensity = fit_logistic(design, treat)
             distance = propensity.fitted if st.distance == "glm" else propensity.linear
         elif user_distance:
             col = str(st.distance)
@@ -658,7 +665,7 @@ def _fit(data: Any, params: dict[str, Any], *, owner: str) -> MatchResult:
             has_ctrl[stratum[~treat]] = True
             n_no_stratum = int(np.count_nonzero(~has_ctrl[stratum[t_rows]]))
         if distance is None:
-            z, scan = _mahalanobis_transform(design.balance, treat)
+            z, scan = _mahalanobis_transform(design.balance_matrix(), treat)
             mm = mahalanobis_nearest(
                 z, scan, treat, stratum, key, order=order_idx, ratio=st.ratio, replace=st.replace
             )
@@ -734,7 +741,6 @@ def _fit(data: Any, params: dict[str, Any], *, owner: str) -> MatchResult:
         treated_=treat,
         match_matrix_=mm,
         discarded_=np.zeros(n, dtype=np.bool_),
-        covariate_matrix_=design.balance,
         covariate_names_=design.balance_names,
         binary_=design.binary,
         counts_=counts,
@@ -742,4 +748,5 @@ def _fit(data: Any, params: dict[str, Any], *, owner: str) -> MatchResult:
         caliper_raw_=caliper_raw,
         _frame=frame,
         _kind=kind,
+        _design=design,
     )

@@ -29,12 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
+from kvklink.cohort._design import Design
 from kvklink.errors import MatchingError
 
 __all__ = ["LogisticFit", "PropensityWarning", "fit_logistic"]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 _EPS = 10 * np.finfo(np.float64).eps
 
 
@@ -56,28 +59,27 @@ class LogisticFit:
     aliased: list[str]
 
 
-def _aliased_columns(x: FloatArray, tol: float = 1e-9) -> list[int]:
-    """Indices of columns (intercept at 0) linearly dependent on earlier columns.
+def _aliased_columns(gram: FloatArray, tol: float = 1e-9) -> list[int]:
+    """Indices of columns linearly dependent on earlier columns, from their Gram matrix.
 
-    Works on the Gram matrix of the column-normalised design (sequential Cholesky), so it
-    costs one pass over the data; ``tol`` is on the squared residual-norm ratio.
+    The Gram matrix is normalised to unit diagonal and reduced sequentially (a Cholesky without
+    pivoting); ``tol`` is on the squared residual-norm ratio. All-zero columns are aliased.
     """
-    norms = np.sqrt(np.einsum("ij,ij->j", x, x))
-    norms[norms == 0] = 1.0
-    gram = (x.T @ x) / np.outer(norms, norms)
+    diag = np.diag(gram).copy()
+    norms = np.sqrt(np.where(diag > 0, diag, 1.0))
+    g = gram / np.outer(norms, norms)
     kept: list[int] = []
     aliased: list[int] = []
-    for j in range(x.shape[1]):
-        if norms[j] == 1.0 and not np.any(x[:, j]):
+    for j in range(g.shape[0]):
+        if diag[j] <= 0:
             aliased.append(j)
             continue
         if kept:
-            g_kk = gram[np.ix_(kept, kept)]
-            g_kj = gram[kept, j]
-            sol = np.linalg.solve(g_kk, g_kj)
-            resid = gram[j, j] - float(g_kj @ sol)
+            g_kk = g[np.ix_(kept, kept)]
+            g_kj = g[kept, j]
+            resid = g[j, j] - float(g_kj @ np.linalg.solve(g_kk, g_kj))
         else:
-            resid = gram[j, j]
+            resid = g[j, j]
         if resid < tol:
             aliased.append(j)
         else:
@@ -85,46 +87,199 @@ def _aliased_columns(x: FloatArray, tol: float = 1e-9) -> list[int]:
     return aliased
 
 
+@njit(cache=True, nogil=True)
+def _irls_rows(
+    lo: int,
+    hi: int,
+    dense: FloatArray,
+    codes: IntArray,
+    offsets: IntArray,
+    beta: FloatArray,
+    y: FloatArray,
+    mode: int,
+    gram: FloatArray,
+    rhs: FloatArray,
+    eta_out: FloatArray,
+    mu_out: FloatArray,
+) -> float:  # pragma: no cover - compiled
+    d = dense.shape[1]
+    nf = codes.shape[1]
+    cols = np.empty(max(nf, 1), dtype=np.int64)
+    tiny = 2.2250738585072014e-308
+    top = 1.0 - 1.1102230246251565e-16
+    dev = 0.0
+    for i in range(lo, hi):
+        nc = 0
+        for f in range(nf):
+            c = codes[i, f]
+            if c > 0:
+                cols[nc] = offsets[f] + c - 1
+                nc += 1
+        if mode == 2:
+            w = 1.0
+            wz = 0.0
+        else:
+            if mode == 0:
+                mu = (y[i] + 0.5) / 2.0
+                eta = np.log(mu / (1.0 - mu))
+            else:
+                eta = 0.0
+                for j in range(d):
+                    eta += dense[i, j] * beta[j]
+                for k in range(nc):
+                    eta += beta[cols[k]]
+                mu = 1.0 / (1.0 + np.exp(-eta))
+                mu = min(max(mu, tiny), top)
+                if y[i] > 0.5:
+                    dev -= 2.0 * np.log(mu)
+                else:
+                    dev -= 2.0 * np.log1p(-mu)
+            eta_out[i] = eta
+            mu_out[i] = mu
+            w = max(mu * (1.0 - mu), 1e-300)
+            wz = w * eta + (y[i] - mu)
+        for a in range(d):
+            xa = dense[i, a]
+            wa = w * xa
+            rhs[a] += wz * xa
+            for b in range(a, d):
+                gram[a, b] += wa * dense[i, b]
+            for k in range(nc):
+                gram[a, cols[k]] += wa
+        for k in range(nc):
+            ca = cols[k]
+            rhs[ca] += wz
+            for m in range(k, nc):
+                cb = cols[m]
+                if ca <= cb:
+                    gram[ca, cb] += w
+                else:
+                    gram[cb, ca] += w
+    return dev
+
+
+@njit(cache=True, nogil=True)
+def _irls_pass(
+    dense: FloatArray,
+    codes: IntArray,
+    offsets: IntArray,
+    beta: FloatArray,
+    y: FloatArray,
+    mode: int,
+    gram: FloatArray,
+    rhs: FloatArray,
+    eta_out: FloatArray,
+    mu_out: FloatArray,
+) -> float:  # pragma: no cover - compiled
+    """One pass over the rows: X'WX and X'Wz at the current fit, and its deviance.
+
+    mode 0: start values mu = (y + 0.5) / 2 (R's binomial ``mustart``); mode 1: from ``beta``;
+    mode 2: unit weights (plain Gram matrix, for the rank check). Factor level 0 is the
+    reference level (no column); level l >= 1 of factor f is column ``offsets[f] + l - 1``.
+    """
+    p = gram.shape[0]
+    gram[:, :] = 0.0
+    rhs[:] = 0.0
+    dev = _irls_rows(
+        0, dense.shape[0], dense, codes, offsets, beta, y, mode, gram, rhs, eta_out, mu_out
+    )
+    for a in range(p):
+        for b in range(a):
+            gram[a, b] = gram[b, a]
+    return dev
+
+
+class _Structured:
+    """X = [1, numeric | indicators of factor levels 1..L-1], never materialised."""
+
+    def __init__(self, design: Design) -> None:
+        n = design.n
+        self.dense = np.empty((n, design.numeric.shape[1] + 1), dtype=np.float64)
+        self.dense[:, 0] = 1.0
+        self.dense[:, 1:] = design.numeric
+        self.factors = [f for f in design.factors if len(f.levels) > 1]
+        d = self.dense.shape[1]
+        offsets: list[int] = []
+        off = d
+        for f in self.factors:
+            offsets.append(off)
+            off += len(f.levels) - 1
+        self.p = off
+        self.offsets = np.array(offsets, dtype=np.int64)
+        self.codes = np.empty((n, len(self.factors)), dtype=np.int64)
+        for k, f in enumerate(self.factors):
+            self.codes[:, k] = f.codes
+        names = ["(Intercept)", *design.numeric_names]
+        for f in self.factors:
+            names.extend(f"{f.name}{lv}" for lv in f.levels[1:])
+        self.names = names
+        self.eta = np.empty(n)
+        self.mu = np.empty(n)
+
+    def run(
+        self, beta: FloatArray, y: FloatArray, mode: int
+    ) -> tuple[FloatArray, FloatArray, float]:
+        """Gram matrix X'WX, X'Wz and deviance at ``beta`` (see ``_irls_pass``)."""
+        gram = np.empty((self.p, self.p))
+        rhs = np.empty(self.p)
+        dev = _irls_pass(
+            self.dense, self.codes, self.offsets, beta, y, mode, gram, rhs, self.eta, self.mu
+        )
+        return gram, rhs, float(dev)
+
+
 def fit_logistic(
-    x: FloatArray,
+    x: FloatArray | Design,
     y: npt.ArrayLike,
     *,
     names: Sequence[str] | None = None,
     max_iter: int = 50,
-    sources: Sequence[str] | None = None,
 ) -> LogisticFit:
     """Fit ``P(y = 1) = 1 / (1 + exp(-(b0 + x b)))`` by maximum likelihood (IRLS).
 
     Parameters
     ----------
     x
-        Covariates, shape (n, p), without an intercept (one is added).
+        Covariates without an intercept (one is added): a dense (n, p) array, or a structured
+        :class:`~kvklink.cohort._design.Design` whose categorical covariates enter as
+        indicators of every level but the first, without building the indicator columns.
     y
         0/1 outcome of length n.
     names
-        Column names of ``x`` (used in warnings and in :attr:`LogisticFit.names`).
+        Column names of a dense ``x`` (used in warnings and in :attr:`LogisticFit.names`).
     max_iter
         Maximum number of Fisher-scoring iterations.
-    sources
-        The covariate each column came from (for warnings); defaults to ``names``.
     """
+    if isinstance(x, Design):
+        design = x
+    else:
+        arr = np.asarray(x, dtype=np.float64)
+        col_names = list(names) if names is not None else [f"x{j}" for j in range(arr.shape[1])]
+        design = Design(
+            n=arr.shape[0],
+            numeric=np.asfortranarray(arr),
+            numeric_names=col_names,
+            factors=[],
+            items=[("numeric", j) for j in range(arr.shape[1])],
+            binary=np.zeros(arr.shape[1], dtype=np.bool_),
+        )
     yv = np.asarray(y, dtype=np.float64)
-    n, p = x.shape
-    col_names = list(names) if names is not None else [f"x{j}" for j in range(p)]
-    src = list(sources) if sources is not None else col_names
-    design = np.empty((n, p + 1), dtype=np.float64)
-    design[:, 0] = 1.0
-    design[:, 1:] = x
-    aliased_idx = _aliased_columns(design)
-    if 0 in aliased_idx:  # pragma: no cover - the intercept column cannot be aliased
-        aliased_idx.remove(0)
-    aliased = [col_names[j - 1] for j in aliased_idx]
-    if aliased:
-        constant = sorted({src[j - 1] for j in aliased_idx if np.ptp(x[:, j - 1]) == 0})
-        other = [c for j, c in zip(aliased_idx, aliased, strict=True) if np.ptp(x[:, j - 1]) > 0]
+    xs = _Structured(design)
+    gram1, _, _ = xs.run(np.zeros(xs.p), yv, 2)
+    aliased_idx = [j for j in _aliased_columns(gram1) if j != 0]
+    single = [f.name for f in design.factors if len(f.levels) <= 1]
+    if aliased_idx or single:
+        constant = set(single)
+        other: list[str] = []
+        d = xs.dense.shape[1]
+        for j in aliased_idx:
+            if j < d and np.ptp(xs.dense[:, j]) == 0:
+                constant.add(xs.names[j])
+            else:
+                other.append(xs.names[j])
         parts = []
         if constant:
-            parts.append(f"constant covariate(s) {', '.join(map(repr, constant))}")
+            parts.append(f"constant covariate(s) {', '.join(map(repr, sorted(constant)))}")
         if other:
             parts.append(f"linearly dependent column(s) {', '.join(map(repr, other))}")
         msg = (
@@ -132,36 +287,28 @@ def fit_logistic(
             "as R's glm reports NA). Hint: remove them from 'covariates'."
         )
         warnings.warn(msg, PropensityWarning, stacklevel=4)
-    keep = [j for j in range(p + 1) if j not in set(aliased_idx)]
-    xd = np.ascontiguousarray(design[:, keep])
-    del design
+    keep = np.array([j for j in range(xs.p) if j not in set(aliased_idx)], dtype=np.int64)
 
-    mu = (yv + 0.5) / 2.0
-    eta = np.log(mu / (1.0 - mu))
-    beta = np.zeros(len(keep))
+    beta = np.zeros(xs.p)
+    g, rhs, _ = xs.run(beta, yv, 0)
+    dev = np.inf
     dev_old = np.inf
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
-        w = mu * (1.0 - mu)
-        w = np.maximum(w, 1e-300)
-        z = eta + (yv - mu) / w
-        xw = xd * w[:, None]
-        xtwx = xw.T @ xd
-        xtwz = xw.T @ z
-        del xw
+        gk = g[np.ix_(keep, keep)]
         try:
-            beta = np.linalg.solve(xtwx, xtwz)
+            sol = np.linalg.solve(gk, rhs[keep])
         except np.linalg.LinAlgError:
-            beta = np.linalg.lstsq(xtwx, xtwz, rcond=None)[0]
-        eta = xd @ beta
-        mu = 1.0 / (1.0 + np.exp(-eta))
-        mu = np.clip(mu, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
-        dev = float(-2.0 * np.sum(yv * np.log(mu) + (1.0 - yv) * np.log1p(-mu)))
+            sol = np.linalg.lstsq(gk, rhs[keep], rcond=None)[0]
+        beta = np.zeros(xs.p)
+        beta[keep] = sol
+        g, rhs, dev = xs.run(beta, yv, 1)
         if abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-12:
             converged = True
             break
         dev_old = dev
+    eta, mu = xs.eta, xs.mu
     treated = yv == 1
     if treated.any() and (~treated).any():
         separated = float(eta[treated].min()) > float(eta[~treated].max())
@@ -183,15 +330,19 @@ def fit_logistic(
             "covariate level that occurs in only one group."
         )
         warnings.warn(msg, PropensityWarning, stacklevel=4)
-    coef = np.full(p + 1, np.nan)
-    coef[keep] = beta
+    # report coefficients in R's order (covariate order, factor levels in place)
+    coef_by_name = dict(
+        zip(xs.names, np.where(np.isin(np.arange(xs.p), keep), beta, np.nan), strict=True)
+    )
+    r_names = ["(Intercept)", *design.model_names]
+    coef = np.array([coef_by_name.get(nm, np.nan) for nm in r_names])
     return LogisticFit(
         coef=coef,
-        names=["(Intercept)", *col_names],
+        names=r_names,
         linear=eta,
         fitted=mu,
         deviance=dev,
         iterations=it,
         converged=converged,
-        aliased=aliased,
+        aliased=[xs.names[j] for j in aliased_idx],
     )
