@@ -109,8 +109,11 @@ def _dates(days: I32 | I64) -> pl.Series:
 
 
 def _class_codes(bounds: tuple[tuple[str, int], ...], values: npt.NDArray[Any]) -> I64:
+    """Index of the class whose lower bound is the largest one ``<= value`` (table lookup)."""
     lows = np.array([b for _, b in bounds])
-    out: I64 = (np.searchsorted(lows, values, side="right") - 1).astype(np.int64)
+    cap = int(lows[-1]) + 1
+    table = (np.searchsorted(lows, np.arange(cap + 1), side="right") - 1).astype(np.int64)
+    out: I64 = table[np.clip(values, 0, cap)]
     return out
 
 
@@ -307,10 +310,16 @@ def generate(
 
 
 def _register_frame(units: Units, hist: History, panel: Panel, be_ids: I64) -> pl.DataFrame:
-    unit_idx, year_idx = np.nonzero(panel.alive)
+    flat = np.flatnonzero(panel.alive)  # unit-major: rows sorted by unit, then year
+    n_years = panel.alive.shape[1]
+    unit_idx = flat // n_years
+    year_idx = flat - unit_idx * n_years
+    del flat
     years = (year_idx + FIRST_YEAR).astype(np.int16)
-    employees = panel.employees[unit_idx, year_idx]
-    turnover = panel.turnover[unit_idx, year_idx]
+    year_major = year_idx * units.n + unit_idx
+    employees = panel.employees.ravel()[year_major]
+    turnover = panel.turnover.ravel()[year_major]
+    del year_major
     sections = list(SECTION_SHARES)
     sbi_flat = [code for s in sections for code, _ in SBI_BY_SECTION[s]]
     provinces = list(PROVINCE_SHARES)
@@ -337,8 +346,8 @@ def _register_frame(units: Units, hist: History, panel: Panel, be_ids: I64) -> p
             "province": _gather(provinces, units.province[unit_idx]),
             "kvk_region": _gather(REGIONS, units.region[unit_idx]),
             "municipality": _gather(munis, units.municipality[unit_idx]),
-            "start_date": _dates(units.start[unit_idx]),
-            "end_date": _dates(units.end[unit_idx]),
+            "start_date": _dates(units.start).gather(unit_idx),
+            "end_date": _dates(units.end).gather(unit_idx),
             "employees": pl.Series(employees, dtype=pl.Int32),
             "turnover": pl.Series(turnover, dtype=pl.Float64),
         }
@@ -347,7 +356,7 @@ def _register_frame(units: Units, hist: History, panel: Panel, be_ids: I64) -> p
 
 
 def _history_frame(hist: History, be_ids: I64) -> pl.DataFrame:
-    order = np.lexsort((hist.valid_from, hist.kvk))
+    order = np.argsort(hist.kvk * (1 << 20) + (hist.valid_from.astype(np.int64) + (1 << 19)))
     return pl.DataFrame(
         {
             "kvk_nummer": digits(hist.kvk[order], 8),
@@ -411,9 +420,10 @@ def _unit_addresses(rng: np.random.Generator, units: Units) -> pl.DataFrame:
     return own[source]
 
 
-def _unit_names(rng: np.random.Generator, units: Units) -> pl.Series:
-    """A trade-name root per unit (without legal-form suffix)."""
-    n = units.n
+def _unit_names(rng: np.random.Generator, units: Units, subset: I64 | None = None) -> pl.Series:
+    """A trade-name root per unit (or per element of ``subset``), without legal-form suffix."""
+    section = units.section if subset is None else units.section[subset]
+    n = int(section.size)
     vocab = load_vocab()
     last = vocab["last_names"]
     first = vocab["first_names"]
@@ -421,7 +431,7 @@ def _unit_names(rng: np.random.Generator, units: Units) -> pl.Series:
     words_flat = [w for s in sections for w in SECTION_WORDS[s]]
     w_off = np.cumsum([0] + [len(SECTION_WORDS[s]) for s in sections])
     w_len = np.array([len(SECTION_WORDS[s]) for s in sections])
-    word_idx = w_off[units.section] + (rng.random(n) * w_len[units.section]).astype(np.int64)
+    word_idx = w_off[section] + (rng.random(n) * w_len[section]).astype(np.int64)
     cols = pl.DataFrame(
         {
             "l1": _gather(last, zipf_index(rng, n, len(last)), enum=False),
@@ -551,10 +561,15 @@ def _interactions(
     nir_act = np.searchsorted(cum, rng.random(n_nir), side="right").astype(np.int64)
     known = np.sort(hist.kvk)
     nir_number = rng.integers(1_000_000, 100_000_000, size=n_nir)
-    clash = np.isin(nir_number, known)
+
+    def in_known(values: I64) -> npt.NDArray[np.bool_]:
+        pos = np.minimum(np.searchsorted(known, values), max(known.size - 1, 0))
+        return known[pos] == values if known.size else np.zeros(values.size, bool)
+
+    clash = in_known(nir_number)
     while clash.any():
         nir_number[clash] = rng.integers(1_000_000, 100_000_000, size=int(clash.sum()))
-        clash = np.isin(nir_number, known)
+        clash = in_known(nir_number)
     n = n_reg + n_nir
     act = np.concatenate([usage.activity, nir_act])
     day_ = np.concatenate([usage.day.astype(np.int64), nir_day])
@@ -660,7 +675,7 @@ def _interactions(
     # names and addresses for parties outside the register: sampled afresh
     if n_nir:
         fresh_units = rng.integers(0, units.n, size=n_nir)
-        fake_names = _unit_names(rng, units).gather(fresh_units)
+        fake_names = _unit_names(rng, units, fresh_units)
         fake_addr = pl.DataFrame(_postcode_house(rng, units.municipality[fresh_units]))
         fill = pl.concat(
             [

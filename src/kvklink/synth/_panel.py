@@ -143,12 +143,11 @@ def draw_usage(rng: np.random.Generator, units: Units, params: SynthParams) -> U
 
 @dataclass
 class Panel:
-    """Dense unit × year outcome matrices and the alive mask."""
+    """Outcome matrices in year-major layout (``[year, unit]``) and the unit-major alive mask."""
 
-    alive: npt.NDArray[np.bool_]
-    employees: npt.NDArray[np.int32]
-    turnover: F64
-    effect_log: npt.NDArray[np.float32]
+    alive: npt.NDArray[np.bool_]  # [unit, year]
+    employees: npt.NDArray[np.int32]  # [year, unit]
+    turnover: F64  # [year, unit]
 
 
 def effect_fraction(activity: I64, params: SynthParams) -> F64:
@@ -167,32 +166,30 @@ def draw_outcomes(
     start_y = year_of(units.start)
     end_y = np.where(units.end == OPEN, 9999, year_of(units.end))
     alive = (start_y[:, None] <= years[None, :]) & (end_y[:, None] >= years[None, :])
-    entry = np.maximum(start_y - FIRST_YEAR, 0).astype(np.float64)
-    t = np.arange(N_YEARS, dtype=np.float64)
+    entry = np.maximum(start_y - FIRST_YEAR, 0).astype(np.float32)
     one = units.emp0 <= 1
-    sd_e = np.where(one, 0.03, 0.045)
-    sd_v = 0.12
-    rho = 0.6
-    log_emp = np.log(units.emp0)[:, None] + units.growth[:, None] * np.maximum(
-        t[None, :] - entry[:, None], 0.0
-    )
-    e = np.zeros(n)
-    v = np.zeros(n)
-    log_turn = np.empty((n, N_YEARS))
-    for j in range(N_YEARS):
-        e = rho * e + sd_e * rng.standard_normal(n)
-        v = rho * v + sd_v * rng.standard_normal(n)
-        log_emp[:, j] += e
-        log_turn[:, j] = v
-    effect = np.zeros((n, N_YEARS), dtype=np.float32)
+    sd_e = np.where(one, 0.03, 0.045).astype(np.float32)
+    sd_v = np.float32(0.12)
+    rho = np.float32(0.6)
+    base_emp = np.log(units.emp0).astype(np.float32)
+    growth = units.growth.astype(np.float32)
+    prod = units.productivity.astype(np.float32)
+    effect = np.zeros((N_YEARS, usage.users.size), dtype=np.float32)
     if usage.users.size:
         frac = effect_fraction(usage.first_activity, params)
         first_y = year_of(usage.first_day)
-        k = years[None, :] - first_y[:, None]
+        k = years[:, None] - first_y[None, :]
         ramp = np.clip(k / params.effect_ramp_years, 0.0, 1.0)
-        effect[usage.users] = (np.log1p(frac)[:, None] * ramp).astype(np.float32)
-    log_emp += effect
-    log_turn += units.productivity[:, None] + log_emp
-    employees = np.maximum(np.rint(np.exp(log_emp)), 1).astype(np.int32)
-    turnover: F64 = np.round(np.exp(log_turn), 1).astype(np.float64)
-    return Panel(alive=alive, employees=employees, turnover=turnover, effect_log=effect)
+        effect = (np.log1p(frac)[None, :] * ramp).astype(np.float32)
+    e = np.zeros(n, dtype=np.float32)
+    v = np.zeros(n, dtype=np.float32)
+    employees = np.empty((N_YEARS, n), dtype=np.int32)
+    turnover = np.empty((N_YEARS, n), dtype=np.float64)
+    for j in range(N_YEARS):
+        e = rho * e + sd_e * rng.standard_normal(n, dtype=np.float32)
+        v = rho * v + sd_v * rng.standard_normal(n, dtype=np.float32)
+        log_emp = base_emp + growth * np.maximum(np.float32(j) - entry, np.float32(0.0)) + e
+        log_emp[usage.users] += effect[j]
+        employees[j] = np.maximum(np.rint(np.exp(log_emp)), 1)
+        turnover[j] = np.round(np.exp((prod + log_emp + v).astype(np.float64)), 1)
+    return Panel(alive=alive, employees=employees, turnover=turnover)

@@ -76,9 +76,12 @@ def unique_ints(rng: np.random.Generator, n: int, low: int, high: int) -> I64:
     got = np.empty(0, dtype=np.int64)
     while got.size < n:
         extra = rng.integers(low, high, size=int((n - got.size) * 1.05) + 16, dtype=np.int64)
-        got = np.unique(np.concatenate([got, extra]))
-    keep = rng.permutation(got.size)[:n]
-    return got[np.sort(keep)][rng.permutation(n)]
+        got = np.sort(np.concatenate([got, extra]), kind="stable")
+        got = got[np.concatenate([[True], got[1:] != got[:-1]])]
+    if got.size > n:
+        got = np.delete(got, rng.choice(got.size, size=got.size - n, replace=False))
+    out: I64 = got[rng.permutation(n)]
+    return out
 
 
 def sample_within(rng: np.random.Generator, groups: I64, weights: list[list[float]]) -> I64:
