@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from kvklink.cli._app import EXIT_USAGE, app
+from kvklink.cli._demo import demo_command  # noqa: F401 - registers `kvklink demo` too
 from kvklink.errors import KvklinkError
 from kvklink.synth import generate
 
