@@ -181,6 +181,10 @@ def _did_row(
     keep = w > 0
     if n_t == 0 or n_c == 0 or n_t + n_c < 3:
         return row
+    if np.all(np.abs(dy[keep]) < 1e-12):
+        # identically zero by construction (e.g. a detrended pre-period): no information
+        row["estimate"] = 0.0
+        return row
     fit = wls_sandwich(dy[keep], np.column_stack([np.ones(int(keep.sum())), t[keep]]), w[keep])
     v, g = fit.vcov_cluster(cl[keep])
     est = float(fit.coef[1])
@@ -207,6 +211,7 @@ def event_study(
     cluster: str | None = None,
     window: tuple[int, int] = (-3, 3),
     reference: int = -1,
+    trend: Literal["none", "linear"] = "none",
     level: float = 0.95,
 ) -> EventStudyResult:
     """Difference-in-differences by event time around each matched set's index year.
@@ -226,6 +231,13 @@ def event_study(
         First and last event time, default (−3, 3).
     reference : int
         Reference event time, default −1 (the year before the index year).
+    trend : {"none", "linear"}
+        ``"linear"`` removes each unit's own linear trend, fitted by least squares on its
+        pre-period rows (event times ``first … reference``, at least two), before differencing:
+        DiD with unit-specific trends, for when treated units were selected on persistent growth
+        that matching on noisy pre-period trends does not fully balance. Pre-period estimates
+        then test departures from linearity only. Units with fewer than two pre-period
+        observations are dropped.
     level : float
         Confidence level (normal intervals), default 0.95.
 
@@ -249,6 +261,12 @@ def event_study(
     cols += [c for c in (weights, cluster) if c is not None]
     require_columns(frame, cols, argument="panel")
     _check_level(level, "event_study")
+    if trend not in ("none", "linear"):
+        msg = (
+            f"The 'trend' parameter of event_study must be 'none' or 'linear'. Got {trend!r} "
+            "instead."
+        )
+        raise InputError(msg)
     lo, hi = int(window[0]), int(window[1])
     if lo > hi:
         msg = (
@@ -300,6 +318,23 @@ def event_study(
             "apart."
         )
         raise SchemaError(msg)
+    if trend == "linear":
+        pre = df.filter(
+            (pl.col("_e") <= reference) & pl.col("_y").is_not_null() & pl.col("_y").is_not_nan()
+        )
+        ec = pl.col("_e").cast(pl.Float64) - pl.col("_e").cast(pl.Float64).mean()
+        slopes = (
+            pre.group_by(key)
+            .agg(
+                (ec * (pl.col("_y") - pl.col("_y").mean())).sum().alias("_sxy"),
+                (ec * ec).sum().alias("_sxx"),
+            )
+            .filter(pl.col("_sxx") > 0)
+            .select(*key, (pl.col("_sxy") / pl.col("_sxx")).alias("_slope"))
+        )
+        df = df.join(slopes, on=key, how="inner").with_columns(
+            pl.col("_y") - pl.col("_slope") * (pl.col("_e") - reference).cast(pl.Float64)
+        )
     refs = df.filter(pl.col("_e") == reference).select(*key, pl.col("_y").alias("_yref"))
     diffs = (
         df.filter(pl.col("_e") != reference)
@@ -364,7 +399,10 @@ def event_study(
         overall=overall,
         reference=reference,
         level=level,
-        title=f"Event-time DiD on the matched sample (reference e = {reference})",
+        title=(
+            f"Event-time DiD on the matched sample (reference e = {reference}"
+            + (", unit-specific linear trends removed)" if trend == "linear" else ")")
+        ),
     )
 
 
