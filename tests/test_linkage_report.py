@@ -197,3 +197,31 @@ def test_property_report_never_publishes_small_cells(
     for dim, table in report.tables.items():
         margin = table.frame.filter(pl.col(dim) == TOTAL_LABEL)
         assert set(margin.filter(pl.col("suppressed"))["category"].to_list()) == overall_supp
+
+
+def test_report_on_synthetic_link_with_register_covariates() -> None:
+    synth = pytest.importorskip("kvklink.synth")
+    import kvklink as kl
+
+    data = synth.generate(scale=0.003, seed=3)
+    key = kl.LinkageKey.generate().for_purpose("evaluatie-2024")
+    policy = kl.ConsentPolicy("evaluatie-2024", data.interactions["date"].max())
+    inter = kl.pseudonymise(
+        data.interactions, key=key, consent=policy, keep=["interaction_id", "date", "activity"]
+    )
+    hist = kl.pseudonymise(
+        data.kvk_history, key=key, consent=None, keep=["be_id", "valid_from", "valid_to"]
+    )
+    linked = kl.link(inter.frame, hist.frame, ledger=inter.ledger).frame
+    covariates = data.register.select("be_id", "year", "kvk_region", "size_band", "section")
+    frame = linked.with_columns(year=pl.col("date").dt.year().cast(covariates.schema["year"])).join(
+        covariates, on=["be_id", "year"], how="left"
+    )
+    report = kl.linkage_report(frame)
+    assert list(report.tables) == ["activity", "year", "kvk_region", "size_band", "section"]
+    total = cell(report, "all", TOTAL_LABEL, TOTAL_LABEL)
+    assert total is None or total == linked.height
+    published = report.frame.filter(~pl.col("suppressed"))
+    assert not ((published["interactions"] > 0) & (published["interactions"] < 10)).any()
+    for table in report.tables.values():
+        assert not table.check()["recomputable"].any()

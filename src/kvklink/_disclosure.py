@@ -332,10 +332,11 @@ def protect_table(
     tables also under the (n, k) dominance rule and the p%-rule (see
     :class:`DisclosurePolicy`).
 
-    **Secondary suppression** (greedy heuristic, then verified): while some line (a row or a
-    column, each with its total) holds exactly one suppressed cell, the cheapest other cell
-    of that line is suppressed — the smallest non-zero value first (fewest units as a
-    tie-break), zero cells only as a last resort. Every line with a suppressed cell thus has
+    **Secondary suppression** (heuristic, then verified): while some line (a row or a column,
+    each with its total) holds exactly one suppressed cell, another cell of that line is
+    suppressed: each candidate is scored by its value plus the value a greedy completion
+    from it would still have to suppress (one-step lookahead), and the cheapest wins; zero
+    cells are complements of last resort. Every line with a suppressed cell thus ends with
     at least two. The result is then checked by linear programming: for each suppressed cell
     the minimum and maximum consistent with the published table are computed
     (:meth:`ProtectedTable.check`); while any is a single point (recomputable, e.g. because
@@ -660,31 +661,66 @@ def _secondary(
     constraints: Sequence[tuple[tuple[int, ...], int]],
     measures: Sequence[np.ndarray],
 ) -> None:
-    """Complementary suppression in place (see :func:`protect_table`)."""
-    lines = [(*parts, total) for parts, total in constraints]
+    """Complementary suppression in place (see :func:`protect_table`).
+
+    While a line holds exactly one suppressed cell, every free cell of that line is tried as
+    its complement and the one whose greedy *rollout* (keep adding the cheapest complement to
+    every line left with a single suppression, until none is) suppresses the least value wins.
+    This one-step lookahead avoids the long cascades plain greedy choice runs into (e.g.
+    through a column whose only non-zero cell is a margin). Zero cells cost more than any
+    non-zero cell: they are complements of last resort.
+    """
+    lines = [np.asarray((*parts, total), dtype=np.int64) for parts, total in constraints]
     lines_of: dict[int, list[int]] = {}
     for k, line in enumerate(lines):
         for cell in line:
-            lines_of.setdefault(cell, []).append(k)
+            lines_of.setdefault(int(cell), []).append(k)
+    big = float(np.abs(values).sum()) + 1.0
+    cost = np.where(values > 0, values, big).astype(np.float64)
 
-    def cost(cell: int) -> tuple[bool, float, float, int]:
-        return (values[cell] == 0, float(values[cell]), float(units[cell]), cell)
+    def order(cell: int) -> tuple[float, float, int]:
+        return (float(cost[cell]), float(units[cell]), cell)
 
-    def complement(line: Sequence[int]) -> bool:
-        free = [c for c in line if not suppressed[c]]
+    def single_lines(mask: np.ndarray) -> list[int]:
+        return [k for k, line in enumerate(lines) if int(mask[line].sum()) == 1]
+
+    def rollout(mask: np.ndarray) -> float:
+        """Greedy cheapest completion of ``mask`` (a copy); returns the added cost."""
+        mask = mask.copy()
+        added = 0.0
+        for _ in range(mask.size):
+            todo = single_lines(mask)
+            if not todo:
+                break
+            free = [int(c) for c in lines[todo[0]] if not mask[c]]
+            if not free:
+                return np.inf
+            pick = min(free, key=order)
+            mask[pick] = True
+            added += cost[pick]
+        return added
+
+    def complement(k: int) -> bool:
+        free = [int(c) for c in lines[k] if not suppressed[c]]
         if not free:
             return False
-        pick = min(free, key=cost)
-        suppressed[pick] = True
-        reasons[pick] = "secondary"
+        best, best_key = free[0], (np.inf, np.inf, 0.0, 0)
+        for cell in free:
+            trial = suppressed.copy()
+            trial[cell] = True
+            total = cost[cell] + rollout(trial)
+            key = (total, *order(cell))
+            if key < best_key:
+                best, best_key = cell, key
+        suppressed[best] = True
+        reasons[best] = "secondary"
         return True
 
-    for _ in range(suppressed.size + 1):
-        changed = False
-        for line in lines:
-            if int(suppressed[list(line)].sum()) == 1:
-                changed = complement(line) or changed
-        if changed:
+    for _ in range(2 * suppressed.size + 2):
+        todo = single_lines(suppressed)
+        if todo:
+            if not complement(todo[0]):  # pragma: no cover - a single line always has a free cell
+                break
             continue
         # Verify: every suppressed cell must have a non-degenerate feasible interval.
         stuck: list[int] = []
@@ -696,10 +732,8 @@ def _secondary(
         if not stuck:
             return
         cell = min(set(stuck))
-        candidates = sorted(
-            lines_of.get(cell, []), key=lambda k: int(suppressed[list(lines[k])].sum())
-        )
-        if not any(complement(lines[k]) for k in candidates):
+        candidates = sorted(lines_of.get(cell, []), key=lambda k: int(suppressed[lines[k]].sum()))
+        if not any(complement(k) for k in candidates):
             break
     msg = (
         "Secondary suppression could not make every suppressed cell safe (a line ran out of "
