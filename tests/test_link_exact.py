@@ -407,3 +407,15 @@ def test_property_matches_reference_and_is_row_order_invariant(
     again = link(inter[order], shuffled_hist, on_overlap="ambiguous")
     assert again.frame.equals(result.frame[order])
     assert again.ledger.counts == result.ledger.counts
+
+
+def test_categorical_or_null_pseudonym_columns() -> None:
+    inter = interactions_frame([("55555555", D(2023, 1, 1))]).with_columns(
+        pl.col("pseudonym").cast(pl.Categorical)
+    )
+    assert link(inter, history_frame(HISTORY_ROWS)).frame["be_id"].to_list() == [5]
+    nulls = pd.DataFrame(
+        {"pseudonym": [None], "date": [D(2023, 1, 1)], "key_id": [None], "scheme_version": [None]}
+    )
+    result = link(nulls, history_frame(HISTORY_ROWS))
+    assert result.frame["link_status"].tolist() == ["no_pseudonym"]

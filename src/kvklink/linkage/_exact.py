@@ -314,10 +314,10 @@ def link(
     n_rows = inter.height
     keys = inter.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW),
-        pl.col("pseudonym"),
+        pl.col("pseudonym").cast(pl.Utf8),
         _as_date(inter, date_column, argument="interactions").alias(_DATE),
     )
-    hist_slim = hist.select(pl.col("pseudonym"), pl.col("be_id"), *hist_dates)
+    hist_slim = hist.select(pl.col("pseudonym").cast(pl.Utf8), pl.col("be_id"), *hist_dates)
     # One hash join on the pseudonym; every candidate period of every interaction.
     cand = keys.filter(pl.col("pseudonym").is_not_null()).join(
         hist_slim, on="pseudonym", how="inner"
