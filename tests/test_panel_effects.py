@@ -9,6 +9,7 @@ import pandas as pd
 import polars as pl
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from kvklink.cohort._panel import EventStudyResult, GroupTimeResult, event_study, group_time_att
 from kvklink.errors import InputError, SchemaError
@@ -363,3 +364,26 @@ def test_linear_trend_matches_hand_computation() -> None:
     assert got == pytest.approx(expected, rel=1e-9)
     with pytest.raises(InputError, match="trend"):
         event_study(panel, trend="quadratic")  # type: ignore[arg-type]
+
+
+def test_uniform_band_from_multiplier_bootstrap() -> None:
+    panel = staggered_panel(6, "dynamic", n_per_group=150)
+    res = group_time_att(panel, unit="unit", time="year", outcome="y", group="g")
+    point = res.aggregate("dynamic")
+    band = res.aggregate("dynamic", uniform=True, n_boot=2000, random_state=1)
+    again = res.aggregate("dynamic", uniform=True, n_boot=2000, random_state=1)
+    assert band.critical_value == again.critical_value  # seeded
+    k = band.to_frame().height
+    bonferroni = float(stats.norm.ppf(1 - 0.05 / (2 * k)))
+    assert band.critical_value is not None
+    assert 1.96 < band.critical_value < bonferroni + 0.1
+    width_p = (point.to_frame()["ci_high"] - point.to_frame()["ci_low"]).to_numpy()
+    width_u = (band.to_frame()["ci_high"] - band.to_frame()["ci_low"]).to_numpy()
+    np.testing.assert_allclose(width_u / width_p, band.critical_value / 1.959963984540054)
+    np.testing.assert_allclose(band.to_frame()["se"], point.to_frame()["se"])
+    assert "uniform band" in repr(band)
+    # a single event time: the uniform critical value is the pointwise one (up to MC noise)
+    one = res.aggregate("dynamic", min_e=2, max_e=2, uniform=True, n_boot=4000, random_state=0)
+    assert one.critical_value == pytest.approx(1.96, abs=0.12)
+    with pytest.raises(InputError, match="n_boot"):
+        res.aggregate("dynamic", uniform=True, n_boot=0)

@@ -38,7 +38,9 @@ weights ``ψ_i = w_i D_i (ΔY_i − m_D)/mean(w D) − w_i C_i (ΔY_i − m_C)/m
 ``SE = sqrt(Σ ψ_i²) / n``; aggregations (``dynamic`` by event time, ``group``, ``simple``) use the
 weighted sum of the cell influence functions plus the term for the estimated group-share weights,
 exactly as ``did::aggte``. With ``cluster`` the influence functions are summed within clusters
-first. Confidence intervals are pointwise normal (``did`` with ``bstrap = FALSE``). No bootstrap.
+first. Confidence intervals are pointwise normal (``did`` with ``bstrap = FALSE``); for the
+aggregations, ``uniform=True`` gives a simultaneous band from a seeded Rademacher multiplier
+bootstrap of the influence functions (``did``'s ``cband = TRUE``).
 
 Why not a two-way fixed-effects regression: with staggered adoption and effects that change with
 time since treatment, the TWFE coefficient weights already-treated units as controls and can be far
@@ -109,6 +111,9 @@ class EventStudyResult:
         The reference event time (drawn at 0 in plots), if any.
     level : float
         Confidence level of the intervals.
+    critical_value : float or None
+        The multiplier-bootstrap critical value of a uniform (simultaneous) band, when the
+        intervals are uniform; ``None`` for pointwise normal intervals.
     """
 
     kind: str
@@ -117,6 +122,7 @@ class EventStudyResult:
     reference: int | None
     level: float
     title: str
+    critical_value: float | None = None
 
     @property
     def axis_name(self) -> str:
@@ -475,6 +481,9 @@ class GroupTimeResult:
         *,
         min_e: int | None = None,
         max_e: int | None = None,
+        uniform: bool = False,
+        n_boot: int = 999,
+        random_state: int | np.random.Generator | None = None,
     ) -> EventStudyResult:
         """Aggregate ATT(g, t) as R's ``did::aggte``.
 
@@ -482,6 +491,12 @@ class GroupTimeResult:
         post-treatment ``e ≥ 0``; ``"group"``: per group the mean over its post periods, overall =
         group-share weighted; ``"simple"``: group-share weighted mean of all post cells.
         ``min_e``/``max_e`` restrict event times.
+
+        ``uniform=True`` replaces the pointwise intervals of the rows by a simultaneous band
+        (``did``'s ``cband``): the critical value is the ``level`` quantile of
+        ``max_e |b_e| / se_e`` over ``n_boot`` multiplier-bootstrap draws
+        ``b = Σ_i v_i ψ_i / n`` with Rademacher multipliers ``v`` (per cluster when clustered),
+        seeded by ``random_state``. Standard errors stay the analytic ones.
         """
         if kind not in ("dynamic", "group", "simple"):
             msg = (
@@ -504,6 +519,7 @@ class GroupTimeResult:
             return {"estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se}
 
         rows: list[dict[str, Any]] = []
+        row_infs: list[FloatArray] = []
         post = valid & (e_all >= 0)
         if kind == "dynamic":
             infs = []
@@ -513,6 +529,7 @@ class GroupTimeResult:
                 rows.append(
                     {"event_time": int(e), **summarise(est, inf), "n_cells": int(cells.size)}
                 )
+                row_infs.append(inf)
                 if e >= 0:
                     infs.append((est, inf))
             if infs:
@@ -532,6 +549,7 @@ class GroupTimeResult:
                 rows.append({"group": int(g), **summarise(est, inf), "n_cells": int(cells.size)})
                 theta.append(est)
                 theta_inf.append(inf)
+                row_infs.append(inf)
                 glist.append(g)
             if glist:
                 # share-weighted mean over groups, with the weight-estimation term
@@ -556,6 +574,17 @@ class GroupTimeResult:
             else:
                 overall = dict.fromkeys(("estimate", "se", "ci_low", "ci_high"), math.nan)
             title = f"Simple average ATT over post-treatment cells, {self.control}-treated controls"
+        crit: float | None = None
+        if uniform and rows:
+            crit = self._uniform_critical_value(
+                np.column_stack(row_infs),
+                np.array([r["se"] for r in rows]),
+                n_boot=n_boot,
+                random_state=random_state,
+            )
+            for r in rows:
+                r["ci_low"] = r["estimate"] - crit * r["se"]
+                r["ci_high"] = r["estimate"] + crit * r["se"]
         axis = "group" if kind == "group" else "event_time"
         table = pl.DataFrame(
             rows,
@@ -570,8 +599,45 @@ class GroupTimeResult:
         )
         ref = -1 if (kind == "dynamic" and self.base_period == "universal") else None
         return EventStudyResult(
-            kind=kind, table=table, overall=overall, reference=ref, level=self.level, title=title
+            kind=kind,
+            table=table,
+            overall=overall,
+            reference=ref,
+            level=self.level,
+            title=title + (" (uniform band)" if crit is not None else ""),
+            critical_value=crit,
         )
+
+    def _uniform_critical_value(
+        self,
+        infs: FloatArray,
+        se: FloatArray,
+        *,
+        n_boot: int,
+        random_state: int | np.random.Generator | None,
+    ) -> float:
+        if n_boot < 1:
+            msg = (
+                f"The 'n_boot' parameter of aggregate must be an int >= 1. Got {n_boot!r} instead."
+            )
+            raise InputError(msg)
+        rng = np.random.default_rng(random_state)
+        psi = infs
+        if self._cluster is not None:
+            psi = np.zeros((int(self._cluster.max()) + 1, infs.shape[1]))
+            np.add.at(psi, self._cluster, infs)
+        keep = se > 0
+        psi = psi[:, keep] / se[keep][None, :]
+        m = psi.shape[0]
+        chunk = max(1, int(4_000_000 // max(m, 1)))
+        stats_max = np.empty(n_boot)
+        done = 0
+        while done < n_boot:
+            b = min(chunk, n_boot - done)
+            v = rng.integers(0, 2, size=(b, m), dtype=np.int8).astype(np.float64) * 2.0 - 1.0
+            stats_max[done : done + b] = np.max(np.abs(v @ psi), axis=1) / self.n_units
+            done += b
+        return float(np.quantile(stats_max, self.level))
 
     def pretrend_test(self) -> dict[str, float]:
         """Joint Wald test that every pre-treatment ATT(g, t) is zero (parallel pre-trends).
