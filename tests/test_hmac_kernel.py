@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import os
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -83,3 +84,40 @@ def test_refuses_wrong_types_without_echoing_the_key() -> None:
         hmac_sha256_hex("not-bytes", b"kvk:", pl.Series(["1"]))  # type: ignore[arg-type]
     with pytest.raises(InputError, match="'prefix'"):
         hmac_sha256_hex(key, "kvk:", pl.Series(["1"]))  # type: ignore[arg-type]
+
+
+def test_numba_path_on_sliced_and_chunked_series() -> None:
+    key = os.urandom(32)
+    base = pl.Series("v", [f"{i:08d}" for i in range(100)] + ["x" * 70, None, "é"])
+    chunked = pl.concat([base, base.slice(7, 30)], rechunk=False)
+    assert chunked.n_chunks() == 2
+    for series in (base.slice(13, 50), chunked, base.slice(99, 4)):
+        out = hmac_sha256_hex(key, b"kvk:", series, engine="numba")
+        assert out.to_list() == reference(key, b"kvk:", series.to_list())
+
+
+def test_numba_path_mixed_lengths_in_one_group() -> None:
+    # Lanes of one 16-value group mix one-block and multi-block messages.
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(0, 130, size=1000)
+    values = ["".join(map(str, rng.integers(0, 10, size=n))) for n in lengths]
+    key = os.urandom(32)
+    out = hmac_sha256_hex(key, b"vest:", pl.Series(values), engine="numba")
+    assert out.to_list() == reference(key, b"vest:", values)
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(InputError, match="'engine'"):
+        hmac_sha256_hex(b"k", b"kvk:", pl.Series(["1"]), engine="gpu")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_two_million_kvk_numbers_match_hmac() -> None:
+    rng = np.random.default_rng(2024)
+    numbers = rng.integers(0, 100_000_000, size=2_000_000)
+    series = pl.Series(numbers).cast(pl.String).str.zfill(8)
+    key = os.urandom(32)
+    out = hmac_sha256_hex(key, b"kvk:", series, engine="numba")
+    digest = hmac.digest
+    expected = [digest(key, b"kvk:" + v.encode("ascii"), "sha256").hex() for v in series]
+    assert out.to_list() == expected

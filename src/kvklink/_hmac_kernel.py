@@ -139,6 +139,252 @@ def _padded_key_states(
     return inner, outer
 
 
+#: Messages are hashed this many at a time, one per SIMD lane: every lane runs the same SHA-256
+#: round on its own message, and LLVM turns each round's loop over the lanes into vector
+#: instructions (16 x 32-bit = one AVX-512 register, two AVX2 registers).
+_LANES = 16
+#: Longest message (prefix + value, in bytes) whose padded form fits one 64-byte block. Longer
+#: messages take the general one-message-at-a-time path.
+_ONE_BLOCK = 55
+
+
+@numba.njit(cache=True, inline="always")
+def _round_lanes(
+    v: npt.NDArray[np.uint32],
+    a: int,
+    b: int,
+    c: int,
+    d: int,
+    e: int,
+    f: int,
+    g: int,
+    h: int,
+    w: npt.NDArray[np.uint32],
+    t: int,
+    kt: np.uint32,
+) -> None:
+    """One SHA-256 round in every lane; ``a..h`` name the rows of ``v`` holding each variable.
+
+    Renaming rows instead of moving values means a round writes only rows ``d`` and ``h``.
+    """
+    for lane in range(_LANES):
+        ee = v[e * _LANES + lane]
+        aa = v[a * _LANES + lane]
+        bb = v[b * _LANES + lane]
+        cc = v[c * _LANES + lane]
+        s1 = _rotr(ee, _U(6)) ^ _rotr(ee, _U(11)) ^ _rotr(ee, _U(25))
+        ch = (ee & v[f * _LANES + lane]) ^ (~ee & v[g * _LANES + lane])
+        t1 = _U(v[h * _LANES + lane] + s1 + ch + kt + w[t * _LANES + lane])
+        s0 = _rotr(aa, _U(2)) ^ _rotr(aa, _U(13)) ^ _rotr(aa, _U(22))
+        maj = (aa & bb) ^ (aa & cc) ^ (bb & cc)
+        v[d * _LANES + lane] = _U(v[d * _LANES + lane] + t1)
+        v[h * _LANES + lane] = _U(t1 + s0 + maj)
+
+
+@numba.njit(cache=True)
+def _compress_lanes(
+    state: npt.NDArray[np.uint32],
+    v: npt.NDArray[np.uint32],
+    w: npt.NDArray[np.uint32],
+    k: npt.NDArray[np.uint32],
+) -> None:
+    """SHA-256 compression of one block per lane (lane-minor layout: ``x[row * _LANES + lane]``).
+
+    ``w`` holds the blocks' 16 words in its first rows (64 rows in all); ``state`` has 8 rows
+    and is updated; ``v`` (8 rows) is scratch.
+    """
+    for t in range(16, 64):
+        for lane in range(_LANES):
+            x = w[(t - 15) * _LANES + lane]
+            y = w[(t - 2) * _LANES + lane]
+            s0 = _rotr(x, _U(7)) ^ _rotr(x, _U(18)) ^ (x >> _U(3))
+            s1 = _rotr(y, _U(17)) ^ _rotr(y, _U(19)) ^ (y >> _U(10))
+            w[t * _LANES + lane] = _U(
+                w[(t - 16) * _LANES + lane] + s0 + w[(t - 7) * _LANES + lane] + s1
+            )
+    for i in range(8 * _LANES):
+        v[i] = state[i]
+    for t in range(0, 64, 8):
+        _round_lanes(v, 0, 1, 2, 3, 4, 5, 6, 7, w, t, k[t])
+        _round_lanes(v, 7, 0, 1, 2, 3, 4, 5, 6, w, t + 1, k[t + 1])
+        _round_lanes(v, 6, 7, 0, 1, 2, 3, 4, 5, w, t + 2, k[t + 2])
+        _round_lanes(v, 5, 6, 7, 0, 1, 2, 3, 4, w, t + 3, k[t + 3])
+        _round_lanes(v, 4, 5, 6, 7, 0, 1, 2, 3, w, t + 4, k[t + 4])
+        _round_lanes(v, 3, 4, 5, 6, 7, 0, 1, 2, w, t + 5, k[t + 5])
+        _round_lanes(v, 2, 3, 4, 5, 6, 7, 0, 1, w, t + 6, k[t + 6])
+        _round_lanes(v, 1, 2, 3, 4, 5, 6, 7, 0, w, t + 7, k[t + 7])
+    for i in range(8 * _LANES):
+        state[i] = _U(state[i] + v[i])
+
+
+@numba.njit(cache=True)
+def _hmac_one(
+    data: npt.NDArray[np.uint8],
+    start: int,
+    mlen: int,
+    prefix: npt.NDArray[np.uint8],
+    inner: npt.NDArray[np.uint32],
+    outer: npt.NDArray[np.uint32],
+    k: npt.NDArray[np.uint32],
+    hex_digits: npt.NDArray[np.uint8],
+    out: npt.NDArray[np.uint8],
+    o: int,
+    w: npt.NDArray[np.uint32],
+    state: npt.NDArray[np.uint32],
+) -> None:
+    """General path: HMAC of one message of ``mlen`` bytes (any length) into ``out[o:o+64]``.
+
+    The message is ``prefix`` followed by ``data[start:]``. The inner hash continues from the
+    precomputed ``inner`` state (key block already absorbed) over as many blocks as the padded
+    message needs; the outer hash is one block from ``outer``.
+    """
+    plen = prefix.size
+    n_blocks = (mlen + 9 + 63) // 64
+    for j in range(8):
+        state[j] = inner[j]
+    for blk in range(n_blocks):
+        base = blk * 64
+        for t in range(16):
+            word = 0
+            for j in range(base + 4 * t, base + 4 * t + 4):
+                if j < plen:
+                    byte = int(prefix[j])
+                elif j < mlen:
+                    byte = int(data[start + j - plen])
+                elif j == mlen:
+                    byte = 0x80
+                else:
+                    byte = 0
+                word = (word << 8) | byte
+            w[t] = word
+        if blk == n_blocks - 1:
+            bits = (64 + mlen) * 8  # the key block counts towards the length
+            w[14] = bits >> 32
+            w[15] = bits & 0xFFFFFFFF
+        _compress(state, w, k)
+    for j in range(8):
+        w[j] = state[j]
+        state[j] = outer[j]
+    w[8] = 0x80000000
+    for j in range(9, 15):
+        w[j] = 0
+    w[15] = (64 + 32) * 8
+    _compress(state, w, k)
+    for j in range(8):
+        word = int(state[j])
+        for q in range(8):
+            out[o + 8 * j + q] = hex_digits[(word >> (28 - 4 * q)) & 0xF]
+
+
+@numba.njit(cache=True)
+def _block_templates(prefix: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
+    """Padded one-block message words for every message length, value bytes left zero.
+
+    Row ``m`` (``16`` words) holds the prefix, the ``0x80`` end marker at byte ``m`` and the
+    bit length of key block + message; the value's bytes are OR-ed in later. Lengths shorter
+    than the prefix are never used.
+    """
+    plen = prefix.size
+    tmpl = np.zeros((_ONE_BLOCK + 1) * 16, np.uint32)
+    for mlen in range(plen, _ONE_BLOCK + 1):
+        row = mlen * 16
+        for j in range(plen):
+            tmpl[row + j // 4] |= _U(prefix[j]) << _U(24 - 8 * (j % 4))
+        tmpl[row + mlen // 4] |= _U(0x80) << _U(24 - 8 * (mlen % 4))
+        tmpl[row + 15] = (64 + mlen) * 8  # the key block counts towards the length
+    return tmpl
+
+
+@numba.njit(cache=True, inline="always")
+def _hex_word(word: np.uint32) -> np.uint64:
+    """The 8 lowercase hex characters of ``word`` as one little-endian uint64 (SWAR).
+
+    Nibbles are spread into bytes, most significant nibble in the lowest byte (it is written
+    first), then ``0..9 -> '0'..'9'`` and ``10..15 -> 'a'..'f'`` per byte without branches.
+    """
+    x = np.uint64(word)
+    x = (x >> np.uint64(16)) | ((x & np.uint64(0xFFFF)) << np.uint64(32))
+    m8 = np.uint64(0x000000FF000000FF)
+    x = ((x >> np.uint64(8)) & m8) | ((x & m8) << np.uint64(16))
+    m4 = np.uint64(0x000F000F000F000F)
+    x = ((x >> np.uint64(4)) & m4) | ((x & m4) << np.uint64(8))
+    letters = ((x + np.uint64(0x0606060606060606)) >> np.uint64(4)) & np.uint64(
+        0x0101010101010101
+    )
+    return x + np.uint64(0x3030303030303030) + letters * np.uint64(0x27)
+
+
+@numba.njit(cache=True)
+def _hmac_group(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    prefix: npt.NDArray[np.uint8],
+    tmpl: npt.NDArray[np.uint32],
+    inner: npt.NDArray[np.uint32],
+    outer: npt.NDArray[np.uint32],
+    k: npt.NDArray[np.uint32],
+    hex_digits: npt.NDArray[np.uint8],
+    out: npt.NDArray[np.uint8],
+    out64: npt.NDArray[np.uint64],
+    lo: int,
+    count: int,
+    w: npt.NDArray[np.uint32],
+    v: npt.NDArray[np.uint32],
+    state: npt.NDArray[np.uint32],
+    hexed: npt.NDArray[np.uint64],
+    w1: npt.NDArray[np.uint32],
+    state1: npt.NDArray[np.uint32],
+) -> None:
+    """HMAC of values ``lo .. lo + count - 1`` (``count <= _LANES``) into ``out``.
+
+    Messages of at most ``_ONE_BLOCK`` bytes (every KVK number or vestigingsnummer) are hashed
+    in SIMD lanes: two lane-parallel compressions (inner block, outer block). Longer ones go
+    one at a time through :func:`_hmac_one`. Arrays are lane-minor: ``x[row * _LANES + lane]``.
+    """
+    plen = prefix.size
+    for lane in range(_LANES):
+        mlen = 0
+        if lane < count:
+            start = offsets[lo + lane]
+            mlen = plen + (offsets[lo + lane + 1] - start)
+        if lane >= count or mlen > _ONE_BLOCK:
+            for t in range(16):  # dummy block; a long message takes the general path below
+                w[t * _LANES + lane] = 0
+            continue
+        row = mlen * 16
+        for t in range(16):
+            w[t * _LANES + lane] = tmpl[row + t]
+        for j in range(plen, mlen):
+            w[(j >> 2) * _LANES + lane] |= _U(data[start + j - plen]) << _U(24 - 8 * (j & 3))
+    for j in range(8):
+        for lane in range(_LANES):
+            state[j * _LANES + lane] = inner[j]
+    _compress_lanes(state, v, w, k)
+    for j in range(8):
+        for lane in range(_LANES):
+            w[j * _LANES + lane] = state[j * _LANES + lane]
+            state[j * _LANES + lane] = outer[j]
+    for lane in range(_LANES):
+        w[8 * _LANES + lane] = 0x80000000
+        w[15 * _LANES + lane] = (64 + 32) * 8
+    for i in range(9 * _LANES, 15 * _LANES):
+        w[i] = 0
+    _compress_lanes(state, v, w, k)
+    for i in range(8 * _LANES):
+        hexed[i] = _hex_word(state[i])
+    for lane in range(count):
+        i = lo + lane
+        start = offsets[i]
+        mlen = plen + (offsets[i + 1] - start)
+        if mlen > _ONE_BLOCK:
+            _hmac_one(
+                data, start, mlen, prefix, inner, outer, k, hex_digits, out, 64 * i, w1, state1
+            )
+        else:
+            for j in range(8):
+                out64[8 * i + j] = hexed[j * _LANES + lane]
+
+
 @numba.njit(parallel=True, cache=True)
 def _hmac_hex_kernel(
     data: npt.NDArray[np.uint8],
@@ -149,61 +395,32 @@ def _hmac_hex_kernel(
     k: npt.NDArray[np.uint32],
     hex_digits: npt.NDArray[np.uint8],
     out: npt.NDArray[np.uint8],
+    out64: npt.NDArray[np.uint64],
     n_chunks: int,
 ) -> None:
     """Write the 64 hex characters of HMAC(prefix + value i) to ``out[64 i : 64 i + 64]``.
 
-    Value ``i`` is ``data[offsets[i]:offsets[i + 1]]``. The inner hash continues from the
-    precomputed ``inner`` state (key block already absorbed) over as many blocks as the padded
-    message needs; the outer hash is one block from ``outer``.
+    Value ``i`` is ``data[offsets[i]:offsets[i + 1]]``; ``out64`` is ``out`` viewed as uint64.
+    Values go ``_LANES`` at a time through :func:`_hmac_group`; ``n_chunks`` contiguous runs
+    of groups are spread over numba's threads.
     """
     n = offsets.size - 1
-    plen = prefix.size
-    chunk = (n + n_chunks - 1) // n_chunks
+    n_groups = (n + _LANES - 1) // _LANES
+    per_chunk = (n_groups + n_chunks - 1) // n_chunks
+    tmpl = _block_templates(prefix)
     for c in numba.prange(n_chunks):
-        w = np.empty(64, np.uint32)
-        state = np.empty(8, np.uint32)
-        lo = c * chunk
-        hi = min(n, lo + chunk)
-        for i in range(lo, hi):
-            start = offsets[i]
-            mlen = plen + (offsets[i + 1] - start)
-            n_blocks = (mlen + 9 + 63) // 64
-            for j in range(8):
-                state[j] = inner[j]
-            for blk in range(n_blocks):
-                base = blk * 64
-                for t in range(16):
-                    word = 0
-                    for j in range(base + 4 * t, base + 4 * t + 4):
-                        if j < plen:
-                            byte = int(prefix[j])
-                        elif j < mlen:
-                            byte = int(data[start + j - plen])
-                        elif j == mlen:
-                            byte = 0x80
-                        else:
-                            byte = 0
-                        word = (word << 8) | byte
-                    w[t] = word
-                if blk == n_blocks - 1:
-                    bits = (64 + mlen) * 8  # the key block counts towards the length
-                    w[14] = bits >> 32
-                    w[15] = bits & 0xFFFFFFFF
-                _compress(state, w, k)
-            for j in range(8):
-                w[j] = state[j]
-                state[j] = outer[j]
-            w[8] = 0x80000000
-            for j in range(9, 15):
-                w[j] = 0
-            w[15] = (64 + 32) * 8
-            _compress(state, w, k)
-            o = 64 * i
-            for j in range(8):
-                word = int(state[j])
-                for q in range(8):
-                    out[o + 8 * j + q] = hex_digits[(word >> (28 - 4 * q)) & 0xF]
+        w = np.empty(64 * _LANES, np.uint32)
+        v = np.empty(8 * _LANES, np.uint32)
+        state = np.empty(8 * _LANES, np.uint32)
+        hexed = np.empty(8 * _LANES, np.uint64)
+        w1 = np.empty(64, np.uint32)
+        state1 = np.empty(8, np.uint32)
+        for grp in range(c * per_chunk, min(n_groups, (c + 1) * per_chunk)):
+            lo = grp * _LANES
+            _hmac_group(
+                data, offsets, prefix, tmpl, inner, outer, k, hex_digits, out, out64, lo,
+                min(_LANES, n - lo), w, v, state, hexed, w1, state1,
+            )
 
 
 def _check_arguments(key: object, prefix: object, values: object) -> None:
@@ -283,6 +500,7 @@ def _hmac_numba(key: bytes, prefix: bytes, values: pl.Series) -> pl.Series:
             _K,
             _HEX_DIGITS,
             out,
+            out.view(np.uint64),
             n_chunks,
         )
     out_offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int64)
@@ -335,6 +553,12 @@ def hmac_sha256_hex(
     ('id', 2, 1, 64)
     """
     _check_arguments(key, prefix, values)
+    if engine not in ("auto", "numba", "python"):
+        msg = (
+            f"The 'engine' argument must be 'auto', 'numba' or 'python', not {engine!r}. "
+            "Hint: leave it at 'auto'."
+        )
+        raise InputError(msg)
     key_b = bytes(key)
     prefix_b = bytes(prefix)
     if engine == "python" or (engine == "auto" and values.len() < AUTO_NUMBA_MIN_VALUES):
