@@ -185,7 +185,7 @@ def planted_effect(params: SynthParams | None = None) -> dict[str, Any]:
     --------
     >>> info = planted_effect()
     >>> info["effect_by_activity"]["KVK Business Challenge"]
-    0.06
+    0.12
     >>> info["ramp_years"]
     3
     """

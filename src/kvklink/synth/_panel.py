@@ -33,8 +33,9 @@ I32 = npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 
 #: Log-odds of becoming a user (synthetic; documented in the manifest). ``growth_sd`` multiplies
-#: the unit's standardised persistent growth rate, which drives later outcomes too: this is what
-#: biases a naive users-versus-non-users comparison.
+#: the unit's standardised persistent growth (employment plus turnover per person), which drives
+#: later outcomes too and shows in pre-period trends: this biases a naive users-versus-non-users
+#: comparison, and matching on pre-period trends can remove part of that bias.
 SELECTION_COEFFICIENTS: dict[str, float] = {
     "band_2_9": 0.9,
     "band_10_49": 0.3,
@@ -89,7 +90,8 @@ def draw_usage(rng: np.random.Generator, units: Units, params: SynthParams) -> U
         + c["band_50_plus"] * (emp >= 50)
         + c["starter"] * units.starter[idx]
     ).astype(np.float64)
-    g = units.growth[idx]
+    g = units.growth[idx] / max(float(units.growth[idx].std()), 1e-12)
+    g += units.turnover_growth[idx] / max(float(units.turnover_growth[idx].std()), 1e-12)
     x += c["growth_sd"] * (g - g.mean()) / max(float(g.std()), 1e-12)
     sections = list(SECTION_SHARES)
     sec_coef = np.array([c.get(f"section_{s}", 0.0) for s in sections])
@@ -169,8 +171,10 @@ def draw_outcomes(
     entry = np.maximum(start_y - FIRST_YEAR, 0).astype(np.float32)
     one = units.emp0 <= 1
     sd_e = np.where(one, 0.03, 0.045).astype(np.float32)
-    sd_v = np.float32(0.12)
+    sd_v = np.float32(0.05)
     rho = np.float32(0.6)
+    rho_v = np.float32(0.5)
+    t_growth = units.turnover_growth.astype(np.float32)
     base_emp = np.log(units.emp0).astype(np.float32)
     growth = units.growth.astype(np.float32)
     prod = units.productivity.astype(np.float32)
@@ -187,9 +191,11 @@ def draw_outcomes(
     turnover = np.empty((N_YEARS, n), dtype=np.float64)
     for j in range(N_YEARS):
         e = rho * e + sd_e * rng.standard_normal(n, dtype=np.float32)
-        v = rho * v + sd_v * rng.standard_normal(n, dtype=np.float32)
-        log_emp = base_emp + growth * np.maximum(np.float32(j) - entry, np.float32(0.0)) + e
+        v = rho_v * v + sd_v * rng.standard_normal(n, dtype=np.float32)
+        age = np.maximum(np.float32(j) - entry, np.float32(0.0))
+        log_emp = base_emp + growth * age + e
         log_emp[usage.users] += effect[j]
         employees[j] = np.maximum(np.rint(np.exp(log_emp)), 1)
-        turnover[j] = np.round(np.exp((prod + log_emp + v).astype(np.float64)), 1)
+        log_turn = prod + t_growth * age + log_emp + v
+        turnover[j] = np.round(np.exp(log_turn.astype(np.float64)), 1)
     return Panel(alive=alive, employees=employees, turnover=turnover)

@@ -122,7 +122,8 @@ class Units:
     province: I64
     region: I64
     municipality: I64  # index into MUNICIPALITIES
-    growth: F64
+    growth: F64  # persistent yearly growth of (latent) persons employed
+    turnover_growth: F64  # persistent yearly growth of turnover per person employed
     productivity: F64
     starter: B
 
@@ -199,6 +200,7 @@ def draw_units(rng: np.random.Generator, scale: float, params: SynthParams) -> U
     sd = np.where(one, 0.012, 0.02)
     mu = np.where(one, 0.0, 0.004 + 0.012 * starter)
     growth = mu + sd * rng.standard_normal(n)
+    turnover_growth = 0.005 + 0.015 * starter + 0.03 * rng.standard_normal(n)
     sector_prod = np.zeros(len(sections))
     for s, bump in {
         "K": 0.6,
@@ -228,6 +230,7 @@ def draw_units(rng: np.random.Generator, scale: float, params: SynthParams) -> U
         region=region,
         municipality=municipality,
         growth=growth,
+        turnover_growth=turnover_growth,
         productivity=productivity,
         starter=starter,
     )
