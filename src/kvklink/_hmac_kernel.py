@@ -491,18 +491,25 @@ def _hmac_numba(key: bytes, prefix: bytes, values: pl.Series) -> pl.Series:
     out = np.empty(64 * n, dtype=np.uint8)
     if n:
         n_chunks = min(n, 16 * numba.get_num_threads())
-        _hmac_hex_kernel(
-            data,
-            offsets,
-            np.frombuffer(prefix, dtype=np.uint8),
-            inner,
-            outer,
-            _K,
-            _HEX_DIGITS,
-            out,
-            out.view(np.uint64),
-            n_chunks,
-        )
+        # Hand the chunks to threads one at a time (dynamic scheduling): a thread slowed down
+        # by another process on its core does not hold the others up. The setting is per
+        # calling thread and is restored afterwards.
+        previous_chunksize = numba.set_parallel_chunksize(1)
+        try:
+            _hmac_hex_kernel(
+                data,
+                offsets,
+                np.frombuffer(prefix, dtype=np.uint8),
+                inner,
+                outer,
+                _K,
+                _HEX_DIGITS,
+                out,
+                out.view(np.uint64),
+                n_chunks,
+            )
+        finally:
+            numba.set_parallel_chunksize(previous_chunksize)
     out_offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int64)
     result = pa.Array.from_buffers(
         pa.large_string(), n, [None, pa.py_buffer(out_offsets), pa.py_buffer(out)]
