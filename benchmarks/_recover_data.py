@@ -219,6 +219,21 @@ def _mess_city(c: str, rng: np.random.Generator) -> str | None:
     return c
 
 
+def mess_records(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Messy query columns from register-like ``records`` (``trade_name, street, ...``)."""
+    q: dict[str, list[str | None]] = {
+        "company_name": [], "street": [], "house_number": [], "postcode": [], "city": []
+    }
+    for row in records.select("trade_name", "street", "house_number", "postcode", "city").rows():
+        name, street, house, pc, city = row
+        q["company_name"].append(_mess_name(name, rng))
+        q["street"].append(_mess_street(street, rng) if street is not None else None)
+        q["house_number"].append(_mess_house(house, rng) if house is not None else None)
+        q["postcode"].append(_mess_postcode(pc, rng) if pc is not None else None)
+        q["city"].append(_mess_city(city, rng) if city is not None else None)
+    return pl.DataFrame(q, schema=dict.fromkeys(q, pl.Utf8))
+
+
 def make_recovery_data(
     n_register: int = 20_000,
     n_queries: int = 2_000,
@@ -243,13 +258,8 @@ def make_recovery_data(
     picked = register.sample(n_queries, seed=seed, shuffle=True)
     src = pl.concat([picked, out_rows.head(n_unmatched)])
     rows = src.rows(named=True)
-    q = {"company_name": [], "street": [], "house_number": [], "postcode": [], "city": []}
-    for row in rows:
-        q["company_name"].append(_mess_name(row["trade_name"], rng))
-        q["street"].append(_mess_street(row["street"], rng))
-        q["house_number"].append(_mess_house(row["house_number"], rng))
-        q["postcode"].append(_mess_postcode(row["postcode"], rng))
-        q["city"].append(_mess_city(row["city"], rng))
+    messy = mess_records(src, rng)
+    q = {k: messy[k].to_list() for k in messy.columns}
     n = len(rows)
     true_kvk = [r["kvk_nummer"] for r in rows[:n_queries]] + [None] * (n - n_queries)
     order = rng.permutation(n)

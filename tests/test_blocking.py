@@ -80,3 +80,17 @@ def test_key_fields() -> None:
     assert key_fields((BlockingPass("a", ("x:prefix2", "y")), BlockingPass("b", ("z:token",)))) == {
         "x", "y", "z"
     }
+
+
+def test_rare_tokens_keep_only_the_rarest_reference_words() -> None:
+    left = pl.DataFrame({"name": ["bouw zzyzx alfa", "bouw qqq"]})
+    right = pl.DataFrame({"name": ["bouw zzyzx", "bouw alfa", "bouw beta", "gamma bouw"]})
+    token, _ = candidate_pairs(left, right, (BlockingPass("t", ("name:token",)),))
+    rare, _ = candidate_pairs(left, right, (BlockingPass("r", ("name:rare",)),))
+    # "token" pairs everything on the common word; "rare" keeps each query's two rarest
+    # words present in the reference ("zzyzx", "alfa"); for "bouw qqq" the typo-like "qqq"
+    # is absent, so the common "bouw" is its only word left
+    assert token.height == 8
+    got = {(int(a), int(b)) for a, b in rare.select("q", "r").rows()}
+    assert got == {(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (1, 3)}
+    assert rare.height < token.height

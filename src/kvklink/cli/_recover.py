@@ -49,7 +49,7 @@ def recover_command(
     ),
     output: Path = typer.Argument(..., help="Result file (.csv or .parquet)."),  # noqa: B008
     id_column: str | None = typer.Option(None, "--id-column", help=_ID_HELP),
-    accept: float = typer.Option(0.9, "--accept", help="Accept threshold on probability."),
+    accept: float = typer.Option(0.75, "--accept", help="Accept threshold on probability."),
     review: float = typer.Option(0.15, "--review", help="Review threshold on probability."),
     min_margin: float = typer.Option(
         1.0, "--min-margin", help="Required weight gap (bits) to the second-best KVK number."

@@ -7,6 +7,11 @@ optionally followed by a transform:
 ``field:prefixN``   its first ``N`` characters (``postcode:prefix4`` is the PC4 area)
 ``field:token``     every word of the value (the pass is exploded over words; words shorter
                     than two characters and a few stop words are skipped)
+``field:rare``      like ``token`` on the reference side; on the query side only the
+                    ``RARE_TOKENS`` words that are rarest *in the reference frame* (words
+                    absent there, e.g. typos, are skipped) — far fewer pairs than ``token``
+                    from common words such as "bouw" or "advies", with the same recall when
+                    at least one distinctive word is spelt right
 ``field:first``     the first word only
 ``field:number``    the leading digits (house number without addition)
 
@@ -42,7 +47,12 @@ STOP_TOKENS: frozenset[str] = frozenset(
     {"de", "het", "een", "en", "van", "der", "den", "in", "op", "te", "the", "and", "of"}
 )
 
-_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::(token|first|number|prefix[1-9][0-9]*))?$")
+_KEY = re.compile(
+    r"^([A-Za-z_][A-Za-z0-9_]*)(?::(token|rare|first|number|prefix[1-9][0-9]*))?$"
+)
+
+#: Number of rarest words a query keeps for a ``field:rare`` blocking key.
+RARE_TOKENS = 2
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ class BlockingPass:
                 "'field', 'field:prefix4', 'field:token', 'field:first' or 'field:number'."
             )
             raise ConfigError(msg)
-        if sum(k.endswith(":token") for k in self.keys) > 1:
+        if sum(k.endswith((":token", ":rare")) for k in self.keys) > 1:
             msg = (
                 f"Blocking pass {self.name!r} explodes more than one field into tokens. "
                 "Hint: use ':token' on one key and ':first' on the others."
@@ -113,7 +123,7 @@ def _key_expr(key: str, alias: str) -> tuple[pl.Expr, bool]:
     col, transform = m.group(1), m.group(2)
     expr = pl.col(col)
     explode = False
-    if transform == "token":
+    if transform in ("token", "rare"):
         expr = expr.str.split(" ").list.eval(
             pl.element().filter(
                 (pl.element().str.len_chars() >= 2)
@@ -130,7 +140,13 @@ def _key_expr(key: str, alias: str) -> tuple[pl.Expr, bool]:
     return expr.alias(alias), explode
 
 
-def _keyed(frame: pl.DataFrame, row: str, keys: tuple[str, ...]) -> pl.DataFrame:
+def _keyed(
+    frame: pl.DataFrame,
+    row: str,
+    keys: tuple[str, ...],
+    *,
+    rare_against: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     exprs = []
     explode: list[str] = []
     for i, k in enumerate(keys):
@@ -142,7 +158,22 @@ def _keyed(frame: pl.DataFrame, row: str, keys: tuple[str, ...]) -> pl.DataFrame
     if explode:
         out = out.explode(explode)
     names = [f"__k{i}" for i in range(len(keys))]
-    return out.drop_nulls(names).unique()
+    out = out.drop_nulls(names).unique()
+    rare = [f"__k{i}" for i, k in enumerate(keys) if k.endswith(":rare")]
+    if rare and rare_against is not None:
+        col = rare[0]
+        df = rare_against.select(col).group_by(col).agg(pl.len().alias("__df"))
+        out = (
+            out.join(df, on=col, how="inner")
+            .sort([row, "__df", col])
+            .with_columns(pl.int_range(pl.len()).over(row).alias("__rank"))
+        )
+        # keep the rarest words of each query row (over its other key values too)
+        keep = out.select(row, col, "__rank").filter(pl.col("__rank") < RARE_TOKENS)
+        out = out.join(keep.select(row, col).unique(), on=[row, col], how="semi").drop(
+            "__df", "__rank"
+        )
+    return out
 
 
 def candidate_pairs(
@@ -170,8 +201,8 @@ def candidate_pairs(
     stats: list[BlockingStats] = []
     for bit, bp in enumerate(passes):
         names = [f"__k{i}" for i in range(len(bp.keys))]
-        lk = _keyed(left, left_row, bp.keys)
         rk = _keyed(right, right_row, bp.keys)
+        lk = _keyed(left, left_row, bp.keys, rare_against=rk)
         sizes = rk.group_by(names).agg(pl.len().alias("__n"))
         too_big = sizes.filter(pl.col("__n") > bp.max_block_size)
         if too_big.height:

@@ -40,7 +40,14 @@ from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
 from kvklink.errors import ConfigError
 from kvklink.linkage._standardise import Cleaner
 
-__all__ = ["FieldComparison", "Similarity", "comparison_levels", "similarity_scores"]
+__all__ = [
+    "FieldComparison",
+    "Similarity",
+    "comparison_levels",
+    "pair_levels",
+    "similarity_scores",
+    "value_dictionary",
+]
 
 Similarity: TypeAlias = Literal[
     "jaro_winkler",
@@ -152,25 +159,29 @@ def similarity_scores(
     ...                   "house_number").tolist()
     [0.9, 0.0]
     """
-    if len(left) == 0:
+    return _scores(
+        np.asarray(left.to_list(), dtype=object), np.asarray(right.to_list(), dtype=object),
+        similarity,
+    )
+
+
+def _scores(
+    a: npt.NDArray[np.object_], b: npt.NDArray[np.object_], similarity: Similarity
+) -> npt.NDArray[np.float64]:
+    if a.size == 0:
         return np.zeros(0, dtype=np.float64)
     if similarity == "exact":
-        return (left == right).to_numpy().astype(np.float64)
+        return np.asarray(a == b, dtype=np.float64)
     if similarity == "house_number":
-        same = (left == right).to_numpy()
-        num_l = left.str.split("-").list.first()
-        num_r = right.str.split("-").list.first()
-        same_num = (num_l == num_r).to_numpy()
+        same = np.asarray(a == b, dtype=bool)
+        num_a = np.asarray([x.split("-")[0] for x in a], dtype=object)
+        num_b = np.asarray([x.split("-")[0] for x in b], dtype=object)
+        same_num = np.asarray(num_a == num_b, dtype=bool)
         return np.where(same, 1.0, np.where(same_num, 0.9, 0.0))
     if similarity == "jaro_winkler_token_set":
-        return np.maximum(
-            similarity_scores(left, right, "jaro_winkler"),
-            similarity_scores(left, right, "token_set"),
-        )
+        return np.maximum(_scores(a, b, "jaro_winkler"), _scores(a, b, "token_set"))
     scorer, scale = _SCORERS[similarity]
-    scores = process.cpdist(
-        left.to_list(), right.to_list(), scorer=scorer, workers=-1, dtype=np.float64
-    )
+    scores = process.cpdist(a, b, scorer=scorer, workers=-1, dtype=np.float64)
     return np.asarray(scores, dtype=np.float64) / scale
 
 
@@ -200,3 +211,79 @@ def comparison_levels(
     sub[exact] = comparison.n_levels - 1
     levels[idx] = sub
     return levels
+
+
+def value_dictionary(
+    values: pl.Series,
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+    """Distinct non-null values (as a Python object array) and each row's code (-1 = null).
+
+    >>> import polars as pl
+    >>> vals, codes = value_dictionary(pl.Series(["b", None, "a", "b"]))
+    >>> vals[codes[[0, 2, 3]]].tolist(), int(codes[1])
+    (['b', 'a', 'b'], -1)
+    """
+    frame = pl.DataFrame({"v": values.cast(pl.Utf8)})
+    uniq = frame.drop_nulls().unique(maintain_order=True).with_row_index("code")
+    codes = (
+        frame.join(uniq, on="v", how="left", maintain_order="left")["code"]
+        .cast(pl.Int64)
+        .fill_null(-1)
+        .to_numpy()
+    )
+    return np.asarray(uniq["v"].to_list(), dtype=object), codes
+
+
+def _levels_of_values(
+    a: npt.NDArray[np.object_], b: npt.NDArray[np.object_], comparison: FieldComparison
+) -> npt.NDArray[np.int8]:
+    """Levels of aligned non-null value arrays (no level 0)."""
+    exact = np.asarray(a == b, dtype=bool)
+    out = np.ones(a.size, dtype=np.int8)
+    if comparison.thresholds:
+        todo = np.flatnonzero(~exact)
+        if todo.size:
+            sims = _scores(a[todo], b[todo], comparison.similarity)
+            partial = np.ones(todo.size, dtype=np.int8)
+            for k, t in enumerate(comparison.thresholds):
+                partial[sims >= t] = k + 2
+            out[todo] = partial
+    out[exact] = comparison.n_levels - 1
+    return out
+
+
+def pair_levels(
+    left: pl.Series | tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]],
+    right: pl.Series | tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]],
+    left_index: npt.NDArray[np.integer],
+    right_index: npt.NDArray[np.integer],
+    comparison: FieldComparison,
+) -> npt.NDArray[np.int8]:
+    """Levels of the pairs ``(left[i], right[j])`` for aligned index arrays.
+
+    ``left``/``right`` are series or precomputed :func:`value_dictionary` results. Each
+    *distinct* pair of values is compared once (cities, postcodes and house numbers repeat a
+    lot across candidate pairs), so the cost follows the number of distinct value pairs.
+
+    >>> import numpy as np, polars as pl
+    >>> fc = FieldComparison("city", "c", "c", thresholds=(0.9,))
+    >>> pair_levels(pl.Series(["ede", None]), pl.Series(["ede", "edee"]),
+    ...             np.array([0, 0, 1]), np.array([0, 1, 0]), fc).tolist()
+    [3, 2, 0]
+    """
+    out = np.zeros(len(left_index), dtype=np.int8)
+    if out.size == 0:
+        return out
+    lvals, lcodes = value_dictionary(left) if isinstance(left, pl.Series) else left
+    rvals, rcodes = value_dictionary(right) if isinstance(right, pl.Series) else right
+    lc = lcodes[np.asarray(left_index, dtype=np.int64)]
+    rc = rcodes[np.asarray(right_index, dtype=np.int64)]
+    present = (lc >= 0) & (rc >= 0)
+    if not present.any():
+        return out
+    width = np.int64(max(len(rvals), 1))
+    key = lc[present] * width + rc[present]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    levels = _levels_of_values(lvals[uniq // width], rvals[uniq % width], comparison)
+    out[present] = levels[inverse.ravel()]
+    return out

@@ -50,7 +50,7 @@ import polars as pl
 from kvklink.errors import ConfigError, InputError, SchemaError
 from kvklink.frames import FrameKind, like_input, require_columns, to_polars
 from kvklink.linkage._blocking import BlockingPass, BlockingStats, candidate_pairs, key_fields
-from kvklink.linkage._compare import FieldComparison, comparison_levels
+from kvklink.linkage._compare import FieldComparison, pair_levels, value_dictionary
 from kvklink.linkage._fellegi_sunter import (
     FellegiSunterModel,
     fit_fellegi_sunter,
@@ -73,7 +73,7 @@ logger = logging.getLogger(__name__)
 RECOVERY_STATUSES: tuple[str, ...] = ("accepted", "review", "rejected")
 
 #: Default (accept, review) thresholds on the posterior match probability.
-DEFAULT_THRESHOLDS: tuple[float, float] = (0.9, 0.15)
+DEFAULT_THRESHOLDS: tuple[float, float] = (0.75, 0.15)
 
 
 @dataclass(frozen=True)
@@ -298,25 +298,42 @@ class RecoveryResult:
 
 
 def _standardised(frame: pl.DataFrame, spec: RecoverySpec, side: str) -> pl.DataFrame:
-    exprs = [
-        clean_expr(f.left if side == "left" else f.right, f.cleaner).alias(f.name)
-        for f in spec.fields
-    ]
-    return frame.select(exprs)
+    """Standardised field columns, computed once per distinct raw value of each column.
+
+    Names, streets, cities and house numbers repeat a lot in a register, so cleaning the
+    distinct values and joining them back is much cheaper than cleaning every row.
+    """
+    by_column: dict[str, list[FieldComparison]] = {}
+    for fc in spec.fields:
+        by_column.setdefault(fc.left if side == "left" else fc.right, []).append(fc)
+    columns: dict[str, pl.Series] = {}
+    for column, fields in by_column.items():
+        raw = pl.DataFrame({"__v": frame.get_column(column)})
+        cleaned = (
+            raw.unique()
+            .lazy()
+            .select(pl.col("__v"), *(clean_expr(pl.col("__v"), fc.cleaner).alias(fc.name)
+                                     for fc in fields))
+            .collect()
+        )
+        back = raw.join(cleaned, on="__v", how="left", nulls_equal=True, maintain_order="left")
+        for fc in fields:
+            columns[fc.name] = back.get_column(fc.name)
+    return pl.DataFrame([columns[fc.name] for fc in spec.fields])
 
 
 def _check_thresholds(thresholds: Sequence[float], min_margin: float) -> tuple[float, float]:
     if len(thresholds) != 2:
         msg = (
             f"The 'thresholds' argument must be (accept, review), got {len(thresholds)} "
-            "value(s). Hint: e.g. thresholds=(0.9, 0.15)."
+            "value(s). Hint: e.g. thresholds=(0.75, 0.15)."
         )
         raise InputError(msg)
     accept, review = float(thresholds[0]), float(thresholds[1])
     if not (0.0 <= review <= accept <= 1.0) or math.isnan(accept) or math.isnan(review):
         msg = (
             f"The 'thresholds' argument must satisfy 0 <= review <= accept <= 1, got "
-            f"({accept:g}, {review:g}). Hint: e.g. thresholds=(0.9, 0.15)."
+            f"({accept:g}, {review:g}). Hint: e.g. thresholds=(0.75, 0.15)."
         )
         raise InputError(msg)
     if not min_margin >= 0.0:
@@ -325,20 +342,19 @@ def _check_thresholds(thresholds: Sequence[float], min_margin: float) -> tuple[f
     return accept, review
 
 
+_Dictionary = tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]
+
+
 def _levels(
-    left: pl.DataFrame,
-    right: pl.DataFrame,
+    left: list[_Dictionary],
+    right: list[_Dictionary],
     qi: npt.NDArray[np.integer],
     ri: npt.NDArray[np.integer],
     spec: RecoverySpec,
 ) -> npt.NDArray[np.int8]:
     out = np.zeros((len(qi), len(spec.fields)), dtype=np.int8)
-    q_idx = pl.Series(qi, dtype=pl.UInt32)
-    r_idx = pl.Series(ri, dtype=pl.UInt32)
     for j, fc in enumerate(spec.fields):
-        out[:, j] = comparison_levels(
-            left[fc.name].gather(q_idx), right[fc.name].gather(r_idx), fc
-        )
+        out[:, j] = pair_levels(left[j], right[j], qi, ri, fc)
     return out
 
 
@@ -365,10 +381,11 @@ def recover_kvk(
         Comparison spec; default :func:`company_spec`.
     thresholds
         ``(accept, review)`` on the query-level match probability of the best candidate
-        (see :class:`RecoveryResult`). Defaults ``(0.9, 0.15)``; choose them for your data
-        with :func:`threshold_curve` on a labelled sample. A
-        query is ``accepted`` when its probability is at least ``accept`` *and* its best
-        KVK number beats the best other one by at least ``min_margin`` bits of match weight;
+        (see :class:`RecoveryResult`). Default ``(0.75, 0.15)``, chosen with
+        :func:`threshold_curve` on synthetic data; choose them for your data with
+        :func:`threshold_curve` on a labelled sample. A query is ``accepted`` when its
+        probability is at least ``accept`` *and* its best KVK number beats the best other
+        one by at least ``min_margin`` bits of match weight;
         ``review`` when the probability is at least ``review`` (or it passed ``accept`` but
         not the margin); ``rejected`` otherwise (then the recovered number is null).
     min_margin
@@ -425,7 +442,9 @@ def recover_kvk(
     if cands.height and nq:
         qi = cands["q"].to_numpy()
         ri = cands["r"].to_numpy()
-        levels = _levels(qs, rs, qi, ri, spec)
+        qdict = [value_dictionary(qs[fc.name]) for fc in spec.fields]
+        rdict = [value_dictionary(rs[fc.name]) for fc in spec.fields]
+        levels = _levels(qdict, rdict, qi, ri, spec)
         u_cand = level_frequencies(levels, n_levels)
         if spec.u_init == "candidates":
             u_init = u_cand
@@ -434,7 +453,7 @@ def recover_kvk(
             n_rand = int(min(spec.random_pairs, nq * nr))
             rq = rng.integers(0, nq, n_rand)
             rr = rng.integers(0, nr, n_rand)
-            u_rand = level_frequencies(_levels(qs, rs, rq, rr, spec), n_levels)
+            u_rand = level_frequencies(_levels(qdict, rdict, rq, rr, spec), n_levels)
             u_init = (
                 u_rand if spec.u_init == "random"
                 else tuple((a + b) / 2.0 for a, b in zip(u_rand, u_cand, strict=True))
