@@ -95,58 +95,48 @@ def effective_sample_size(weights: npt.ArrayLike) -> float:
     return float(np.sum(w)) ** 2 / denom
 
 
-def _wmean(x: FloatArray, w: FloatArray) -> float:
-    s = float(w.sum())
-    if s == 0.0:
-        return math.nan
-    if w[0] == w[-1] and np.all(w == w[0]):
-        return float(np.mean(x))
-    return float(np.dot(x, w)) / s
+_CHUNK_ROWS = 1 << 17
 
 
-def _wvar(x: FloatArray, w: FloatArray, binary: bool) -> float:
-    """Weighted variance as MatchIt's ``wvar``: p(1-p) for binary, cov.wt otherwise."""
-    s = float(w.sum())
-    if s == 0.0:
-        return math.nan
-    if w[0] == w[-1] and np.all(w == w[0]):
-        # equal weights: the same formulas without weight arrays (faster on big groups)
-        m = float(np.mean(x))
-        if binary:
-            return m * (1.0 - m)
-        if x.size < 2:
-            return math.nan
-        return float(np.var(x, ddof=1))
-    wn = w / s
-    m = float(np.dot(wn, x))
-    if binary:
-        return m * (1.0 - m)
-    denom = 1.0 - float(np.dot(wn, wn))
-    num = float(np.dot(wn, (x - m) ** 2))
-    if denom <= 0.0:
-        return math.nan if num == 0.0 else math.inf
-    return num / denom
+def _group_moments(
+    X: FloatArray, w: FloatArray, cont: npt.NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray, int]:
+    """Weighted column means of ``X`` and cov.wt variances of its ``cont`` columns under ``w``.
 
-
-@dataclass(frozen=True)
-class _Split:
-    """Row indices and weights of the units with positive weight, per group."""
-
-    rows_t: npt.NDArray[np.intp]
-    rows_c: npt.NDArray[np.intp]
-    w_t: FloatArray
-    w_c: FloatArray
-
-    @classmethod
-    def build(cls, treat: BoolArray, w: FloatArray) -> _Split:
-        rows_t = np.flatnonzero(treat & (w > 0))
-        rows_c = np.flatnonzero(~treat & (w > 0))
-        return cls(rows_t=rows_t, rows_c=rows_c, w_t=w[rows_t], w_c=w[rows_c])
+    Rows with zero weight contribute nothing. Variances use MatchIt's ``wvar`` (the formula of
+    R's ``cov.wt``): ``Σ w' (x - m)² / (1 - Σ w'²)`` with ``w' = w / Σ w``. Works over all
+    columns at once (one BLAS pass), gathering the positive-weight rows first when they are
+    few. Returns the means, the variances and the number of positive-weight rows.
+    """
+    p = X.shape[1]
+    rows = np.flatnonzero(w > 0)
+    total = float(w[rows].sum())
+    if rows.size == 0 or total == 0.0:
+        return np.full(p, np.nan), np.full(cont.size, np.nan), 0
+    if rows.size < X.shape[0] // 4:
+        xr, wr = X[rows], w[rows]
+    else:
+        xr, wr = X, w
+    means = np.asarray(xr.T @ wr, dtype=np.float64) / total
+    var = np.full(cont.size, np.nan)
+    if cont.size:
+        acc = np.zeros(cont.size)
+        mc = means[cont]
+        for start in range(0, xr.shape[0], _CHUNK_ROWS):
+            block = xr[start : start + _CHUNK_ROWS][:, cont] - mc
+            acc += (block * block).T @ wr[start : start + _CHUNK_ROWS]
+        num = acc / total
+        denom = 1.0 - float(np.dot(wr, wr)) / total**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = np.where(denom > 0, num / denom, np.where(num == 0, np.nan, np.inf))
+    return means, var, int(rows.size)
 
 
 def _group_cdf(xg: FloatArray, wg: FloatArray, points: FloatArray) -> FloatArray:
     """Weighted eCDF of one group (positive weights only) evaluated at ``points``."""
-    if wg.size and np.all(wg == wg[0]):
+    if wg.size == 0:
+        return np.zeros(points.shape[0])
+    if np.all(wg == wg[0]):
         xs = np.sort(xg)
         cum = np.arange(1, xs.size + 1, dtype=np.float64) / xs.size
     else:
@@ -155,33 +145,119 @@ def _group_cdf(xg: FloatArray, wg: FloatArray, points: FloatArray) -> FloatArray
         cum = np.cumsum(wg[order])
         cum = cum / cum[-1]
     cum0 = np.concatenate([[0.0], cum])
-    return cum0[np.searchsorted(xs, points, side="right")]
+    return np.asarray(cum0[np.searchsorted(xs, points, side="right")], dtype=np.float64)
 
 
-def _ecdf_stats(x: FloatArray, split: _Split, points: FloatArray) -> tuple[float, float]:
-    """Mean and max |F_t(v) - F_c(v)| over the distinct values v of x (weighted eCDFs).
+def _ecdf_before(
+    x: FloatArray, treat: BoolArray, sw: FloatArray, uniform: bool
+) -> tuple[FloatArray, float, float]:
+    """Distinct values of x and the mean/max eCDF difference in the unmatched sample.
 
-    ``points`` are the distinct values of x over ALL units (zero weights included), as MatchIt
-    evaluates the eCDF difference there; the group eCDFs only use units with positive weight.
+    MatchIt evaluates the difference of the two (weighted) eCDFs at every distinct value of the
+    covariate over ALL units. With equal sampling weights the control eCDF is obtained from
+    the counts of all values minus the treated ones, so only one sort of the column is needed.
     """
-    if split.rows_t.size == 0 or split.rows_c.size == 0:
-        return math.nan, math.nan
-    ft = _group_cdf(x[split.rows_t], split.w_t, points)
-    fc = _group_cdf(x[split.rows_c], split.w_c, points)
+    if uniform:
+        points, counts = np.unique(x, return_counts=True)
+        xt = x[treat]
+        # every treated value is one of the points: count them per point, then accumulate
+        at = np.searchsorted(points, xt, side="left")
+        n_le_t = np.cumsum(np.bincount(at, minlength=points.shape[0]))
+        n_le_all = np.cumsum(counts)
+        ft = n_le_t / xt.size
+        fc = (n_le_all - n_le_t) / (x.size - xt.size)
+    else:
+        points = np.unique(x)
+        pos = sw > 0
+        ft = _group_cdf(x[treat & pos], sw[treat & pos], points)
+        fc = _group_cdf(x[~treat & pos], sw[~treat & pos], points)
     diffs = np.abs(ft - fc)
-    return float(diffs.mean()), float(diffs.max())
+    return points, float(diffs.mean()), float(diffs.max())
 
 
-def _pair_distance_subclass(
-    x: FloatArray, treat: BoolArray, subclass: npt.NDArray[np.int64]
-) -> float:
-    """Mean |x_t - x_c| over every treated-control pair sharing a subclass (pooled)."""
-    keep = subclass >= 0
-    if not np.any(keep):
-        return math.nan
-    xs, ts, ss = x[keep], treat[keep], subclass[keep]
-    order = np.lexsort((xs, ss))
-    xs, ts, ss = xs[order], ts[order], ss[order]
+def _ecdf_after(
+    x: FloatArray,
+    rows_t: npt.NDArray[np.intp],
+    w_t: FloatArray,
+    rows_c: npt.NDArray[np.intp],
+    w_c: FloatArray,
+    points: FloatArray,
+) -> tuple[float, float]:
+    """Mean/max weighted eCDF difference at ``points`` using only the matched units.
+
+    Both eCDFs only step at values of units with positive weight ("breakpoints"); between two
+    breakpoints the difference is constant, so the mean over all ``points`` is a sum over the
+    breakpoints weighted by how many points fall in each step.
+    """
+    xt, xc = x[rows_t], x[rows_c]
+    brk = np.unique(np.concatenate([xt, xc]))
+    diffs = np.abs(_group_cdf(xt, w_t, brk) - _group_cdf(xc, w_c, brk))
+    first = np.searchsorted(points, brk, side="left")
+    span = np.diff(np.append(first, points.shape[0]))
+    return float(np.dot(diffs, span)) / points.shape[0], float(diffs.max())
+
+
+@dataclass(frozen=True)
+class _SubclassPairs:
+    """Treated-control pairs within subclasses, precomputed once for every covariate.
+
+    Subclasses with one treated unit (or one control) pair their units directly; only
+    subclasses with several of both (CEM, exact matching) need the sort-based sum.
+    """
+
+    left: npt.NDArray[np.intp]
+    right: npt.NDArray[np.intp]
+    multi_rows: npt.NDArray[np.intp]
+    multi_treat: BoolArray
+    multi_sub: npt.NDArray[np.int64]
+    n_pairs: float
+
+    @classmethod
+    def build(cls, treat: BoolArray, subclass: npt.NDArray[np.int64]) -> _SubclassPairs:
+        rows = np.flatnonzero(subclass >= 0)
+        sub = subclass[rows]
+        tr = treat[rows]
+        _, inv = np.unique(sub, return_inverse=True)
+        inv = inv.ravel()
+        n_sub = int(inv.max()) + 1 if inv.size else 0
+        n_t = np.bincount(inv, weights=tr.astype(np.float64), minlength=n_sub)
+        n_c = np.bincount(inv, weights=(~tr).astype(np.float64), minlength=n_sub)
+        # the (first) treated and control row of every subclass
+        first_t = np.full(n_sub, -1, dtype=np.intp)
+        first_c = np.full(n_sub, -1, dtype=np.intp)
+        first_t[inv[tr][::-1]] = rows[tr][::-1]
+        first_c[inv[~tr][::-1]] = rows[~tr][::-1]
+        one_t = (n_t == 1) & (n_c >= 1)
+        one_c = (n_c == 1) & (n_t > 1)
+        multi = (n_t > 1) & (n_c > 1)
+        sel_c = ~tr & one_t[inv]
+        sel_t = tr & one_c[inv]
+        left = np.concatenate([rows[sel_c], rows[sel_t]])
+        right = np.concatenate([first_t[inv[sel_c]], first_c[inv[sel_t]]])
+        in_multi = multi[inv]
+        return cls(
+            left=left,
+            right=right,
+            multi_rows=rows[in_multi],
+            multi_treat=tr[in_multi],
+            multi_sub=sub[in_multi],
+            n_pairs=float(np.dot(n_t, n_c)),
+        )
+
+    def mean_distance(self, x: FloatArray) -> float:
+        """Mean |x_t - x_c| over every treated-control pair sharing a subclass (pooled)."""
+        if self.n_pairs == 0.0:
+            return math.nan
+        total = float(np.abs(x[self.left] - x[self.right]).sum())
+        if self.multi_rows.size:
+            total += _pair_sum_sorted(x[self.multi_rows], self.multi_treat, self.multi_sub)
+        return total / self.n_pairs
+
+
+def _pair_sum_sorted(x: FloatArray, treat: BoolArray, subclass: npt.NDArray[np.int64]) -> float:
+    """Σ |x_t - x_c| over all treated-control pairs within each subclass, by sorting."""
+    order = np.lexsort((x, subclass))
+    xs, ts, ss = x[order], treat[order], subclass[order]
     _, start, counts = np.unique(ss, return_index=True, return_counts=True)
     group = np.repeat(np.arange(start.shape[0]), counts)
     ctrl = (~ts).astype(np.float64)
@@ -189,20 +265,12 @@ def _pair_distance_subclass(
     # Controls strictly before each position within its subclass (ties contribute 0 either way).
     cum_n = np.cumsum(ctrl) - ctrl
     cum_s = np.cumsum(cx) - cx
-    base_n = (np.cumsum(ctrl) - ctrl)[start]
-    base_s = (np.cumsum(cx) - cx)[start]
-    n_lt = cum_n - base_n[group]
-    s_lt = cum_s - base_s[group]
+    n_lt = cum_n - cum_n[start][group]
+    s_lt = cum_s - cum_s[start][group]
     tot_n = np.add.reduceat(ctrl, start)[group]
     tot_s = np.add.reduceat(cx, start)[group]
     contrib = xs * n_lt - s_lt + (tot_s - s_lt) - xs * (tot_n - n_lt)
-    total = float(contrib[ts].sum())
-    n_t = np.add.reduceat(ts.astype(np.float64), start)
-    n_c = np.add.reduceat(ctrl, start)
-    pairs = float(np.dot(n_t, n_c))
-    if pairs == 0.0:
-        return math.nan
-    return total / pairs
+    return float(contrib[ts].sum())
 
 
 def _pair_distance_matrix(
@@ -218,58 +286,122 @@ def _pair_distance_matrix(
     return float(np.mean(np.abs(xt - xc)))
 
 
-def _sd_denominator(x: FloatArray, split: _Split, binary: bool, estimand: Estimand) -> float:
-    vt = _wvar(x[split.rows_t], split.w_t, binary)
-    vc = _wvar(x[split.rows_c], split.w_c, binary)
-    pooled = math.sqrt((vt + vc) / 2.0)
-    if estimand == "ATT":
-        sd = math.sqrt(vt) if vt >= 0 else math.nan
-    elif estimand == "ATC":
-        sd = math.sqrt(vc) if vc >= 0 else math.nan
-    else:
-        sd = pooled
-    if not math.isfinite(sd) or sd < _SQRT_EPS:
-        sd = pooled
-    return sd
+def _balance_block(
+    X: FloatArray,
+    binary: BoolArray,
+    treat: BoolArray,
+    sw: FloatArray,
+    w: FloatArray | None,
+    estimand: Estimand,
+    pair_subclass: _SubclassPairs | None,
+    match_matrix: npt.NDArray[np.int64] | None,
+) -> tuple[FloatArray, FloatArray | None, FloatArray]:
+    """Balance statistics (rows = columns of X) before and after, and the SD denominators."""
+    p = X.shape[1]
+    cont = np.flatnonzero(~binary)
+    wt_b, wc_b = sw * treat, sw * ~treat
+    mt_b, vt_cont_b, _ = _group_moments(X, wt_b, cont)
+    mc_b, vc_cont_b, _ = _group_moments(X, wc_b, cont)
+
+    def full_var(m: FloatArray, v_cont: FloatArray) -> FloatArray:
+        v = m * (1.0 - m)
+        v[cont] = v_cont
+        return v
+
+    vt_b = full_var(mt_b, vt_cont_b)
+    vc_b = full_var(mc_b, vc_cont_b)
+    with np.errstate(invalid="ignore"):
+        pooled = np.sqrt((vt_b + vc_b) / 2.0)
+        if estimand == "ATT":
+            sd = np.sqrt(vt_b)
+        elif estimand == "ATC":
+            sd = np.sqrt(vc_b)
+        else:
+            sd = pooled.copy()
+    bad = ~np.isfinite(sd) | (sd < _SQRT_EPS)
+    sd[bad] = pooled[bad]
+
+    uniform_sw = bool(sw.size and sw[0] > 0 and np.all(sw == sw[0]))
+    ecdf_b = np.full((p, 2), np.nan)
+    points: dict[int, FloatArray] = {}
+    too_small_b = bool(np.count_nonzero(wt_b) < 2 and np.count_nonzero(wc_b) < 2)
+    if not too_small_b:
+        for j in cont:
+            pts, e_mean, e_max = _ecdf_before(X[:, j].copy(), treat, sw, uniform_sw)
+            points[int(j)] = pts
+            ecdf_b[j] = (e_mean, e_max)
+    before = _assemble(mt_b, mc_b, vt_b, vc_b, binary, sd, too_small_b, ecdf_b, None)
+    if w is None:
+        return before, None, sd
+
+    wt_a, wc_a = w * treat, w * ~treat
+    mt_a, vt_cont_a, n_t = _group_moments(X, wt_a, cont)
+    mc_a, vc_cont_a, n_c = _group_moments(X, wc_a, cont)
+    vt_a = full_var(mt_a, vt_cont_a)
+    vc_a = full_var(mc_a, vc_cont_a)
+    too_small_a = n_t < 2 and n_c < 2
+    ecdf_a = np.full((p, 2), np.nan)
+    rows_t = np.flatnonzero(wt_a > 0)
+    rows_c = np.flatnonzero(wc_a > 0)
+    if not too_small_a:
+        for j in cont:
+            col = X[:, j]
+            pts = points[int(j)] if int(j) in points else np.unique(col)
+            ecdf_a[j] = _ecdf_after(col, rows_t, wt_a[rows_t], rows_c, wc_a[rows_c], pts)
+    pair: FloatArray | None = None
+    if match_matrix is not None or pair_subclass is not None:
+        pair = np.empty(p)
+        for jj in range(p):
+            col = X[:, jj]
+            if match_matrix is not None:
+                pair[jj] = _pair_distance_matrix(col, treat, match_matrix)
+            elif pair_subclass is not None:
+                pair[jj] = pair_subclass.mean_distance(col)
+    after = _assemble(mt_a, mc_a, vt_a, vc_a, binary, sd, too_small_a, ecdf_a, pair)
+    return before, after, sd
 
 
-def _one_variable(
-    x: FloatArray,
-    split: _Split,
-    binary: bool,
-    sd: float,
-    pair_distance: float | None,
-    points: FloatArray | None,
-) -> list[float]:
-    """The seven balance statistics for one variable under the weights of ``split``."""
-    out = [math.nan] * 7
-    xt, xc = x[split.rows_t], x[split.rows_c]
-    too_small = split.rows_t.size < 2 and split.rows_c.size < 2
-    mt = _wmean(xt, split.w_t)
-    mc = _wmean(xc, split.w_c)
-    out[0], out[1] = mt, mc
+def _assemble(
+    mt: FloatArray,
+    mc: FloatArray,
+    vt: FloatArray,
+    vc: FloatArray,
+    binary: BoolArray,
+    sd: FloatArray,
+    too_small: bool,
+    ecdf: FloatArray,
+    pair: FloatArray | None,
+) -> FloatArray:
+    """The seven statistics per row, with MatchIt's special cases."""
+    p = mt.shape[0]
+    out = np.full((p, 7), np.nan)
+    out[:, 0], out[:, 1] = mt, mc
     mdiff = mt - mc
-    if abs(mdiff) > _SQRT_EPS:
+    big = np.abs(mdiff) > _SQRT_EPS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a zero SD in both groups (constant covariate within groups) gives ±Inf, as in R
+        std = np.where(sd > 0, mdiff / sd, np.copysign(np.inf, mdiff))
         if not too_small:
-            # a zero SD in both groups (constant covariate within groups) gives ±Inf, as in R
-            out[2] = mdiff / sd if sd > 0 else math.copysign(math.inf, mdiff)
-            if pair_distance is not None and abs(pair_distance) > 1e-8:
-                out[6] = pair_distance / sd if sd > 0 else math.inf
-            elif pair_distance is not None:
-                out[6] = pair_distance
-    else:
-        out[2] = mdiff
-        if pair_distance is not None:
-            out[6] = pair_distance
-    if binary:
-        out[4] = out[5] = abs(mdiff)
-    elif not too_small:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vt = _wvar(xt, split.w_t, False)
-            vc = _wvar(xc, split.w_c, False)
-            out[3] = vt / vc if vc != 0.0 else (math.nan if vt == 0.0 else math.inf)
-        if points is not None:
-            out[4], out[5] = _ecdf_stats(x, split, points)
+            out[big, 2] = std[big]
+        out[~big, 2] = mdiff[~big]
+        if pair is not None:
+            scaled = np.where(sd > 0, pair / sd, np.inf)
+            use_scaled = big & (np.abs(pair) > 1e-8)
+            keep_raw = ~big | (big & ~use_scaled)
+            out[keep_raw, 6] = pair[keep_raw]
+            if not too_small:
+                out[use_scaled, 6] = scaled[use_scaled]
+            else:
+                out[big, 6] = np.nan
+        if not too_small:
+            cont = ~binary
+            out[cont, 3] = np.where(
+                vc[cont] != 0, vt[cont] / vc[cont], np.where(vt[cont] == 0, np.nan, np.inf)
+            )
+            out[cont, 4] = ecdf[cont, 0]
+            out[cont, 5] = ecdf[cont, 1]
+    out[binary, 4] = np.abs(mdiff[binary])
+    out[binary, 5] = np.abs(mdiff[binary])
     return out
 
 
@@ -612,9 +744,12 @@ def balance_table(
             )
             raise InputError(msg)
 
-    xf = np.asfortranarray(x)  # contiguous columns: gathers per column are cache friendly
-    columns = [xf[:, j] for j in range(p)]
-    binaries = [bool(b) for b in is_bin]
+    labels_out = list(labels)
+    binaries = np.asarray(is_bin, dtype=bool)
+    pair_subclass = None
+    if sub is not None and mm is None:
+        pair_subclass = _SubclassPairs.build(t, sub)
+    before_x, after_x, sd_x = _balance_block(x, binaries, t, sw, w, estimand, pair_subclass, mm)
     if distance is not None:
         d = _as_1d(distance, n, "distance", np.float64)
         if not np.all(np.isfinite(d)):
@@ -623,28 +758,19 @@ def balance_table(
                 "distance model."
             )
             raise InputError(msg)
-        columns.insert(0, d)
-        binaries.insert(0, bool(np.all((d == 0) | (d == 1))))
-        labels.insert(0, "distance")
-
-    k = len(columns)
-    before = np.full((k, 7), np.nan)
-    after = np.full((k, 7), np.nan) if w is not None else None
-    sds = np.empty(k)
-    split_before = _Split.build(t, sw)
-    split_after = _Split.build(t, w) if w is not None else None
-    for j, (col, b) in enumerate(zip(columns, binaries, strict=True)):
-        points = None if b else np.unique(col)
-        sd = _sd_denominator(col, split_before, b, estimand)
-        sds[j] = sd
-        before[j] = _one_variable(col, split_before, b, sd, None, points)
-        if after is not None and split_after is not None:
-            pd_raw: float | None = None
-            if mm is not None:
-                pd_raw = _pair_distance_matrix(col, t, mm)
-            elif sub is not None:
-                pd_raw = _pair_distance_subclass(col, t, sub)
-            after[j] = _one_variable(col, split_after, b, sd, pd_raw, points)
+        d_bin = np.array([bool(np.all((d == 0) | (d == 1)))])
+        before_d, after_d, sd_d = _balance_block(
+            d[:, None], d_bin, t, sw, w, estimand, pair_subclass, mm
+        )
+        before_x = np.vstack([before_d, before_x])
+        if after_x is not None and after_d is not None:
+            after_x = np.vstack([after_d, after_x])
+        sd_x = np.concatenate([sd_d, sd_x])
+        binaries = np.concatenate([d_bin, binaries])
+        labels_out.insert(0, "distance")
+    before = before_x
+    after = after_x
+    sds = sd_x
 
     def as_dict(a: FloatArray) -> dict[str, FloatArray]:
         return {name: a[:, i].copy() for i, name in enumerate(BALANCE_STATISTICS)}
@@ -666,8 +792,8 @@ def balance_table(
     counts["discarded"] = (int(np.sum(~t & disc)), int(np.sum(t & disc)))
 
     return BalanceTable(
-        names=tuple(labels),
-        binary=np.asarray(binaries, dtype=bool),
+        names=tuple(labels_out),
+        binary=binaries,
         before=as_dict(before),
         after=None if after is None else as_dict(after),
         counts=counts,
