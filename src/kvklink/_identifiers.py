@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from typing import Any, overload
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -86,12 +87,12 @@ MISSING_TOKENS: tuple[str, ...] = (
 KVK_STRUCT = pl.Struct({"kvk": pl.String, "reason": pl.String})
 
 # One "number": digits, optionally broken up by spaces, dots or dashes (``12.34.56.78``).
-_NUMBER_RUN = r"\d[\d\s.\-]*\d|\d"
+_NUMBER_RUN = r"[0-9][0-9\s.\-]*[0-9]|[0-9]"
 _SEPARATORS = r"[\s.\-]"
 # NL + 9 digits + B + 2 digits, with optional separators anywhere in between.
-_BTW = r"(?i)NL[\s.\-]*(?:\d[\s.\-]*){9}B[\s.\-]*\d[\s.\-]*\d"
+_BTW = r"(?i)NL[\s.\-]*(?:[0-9][\s.\-]*){9}B[\s.\-]*[0-9][\s.\-]*[0-9]"
 # A float rendered as text by a spreadsheet or pandas: ``12345678.0``.
-_FLOAT_TEXT = r"^(\d+)\.0+$"
+_FLOAT_TEXT = r"^([0-9]+)\.0+$"
 # Numbers this large cannot be any identifier we know (14+ digits).
 _NUMERIC_LIMIT = 1e13
 
@@ -148,6 +149,31 @@ def _text_expr(column: pl.Expr, *, pad: bool = False) -> pl.Expr:
     return _finish(reason, digits)
 
 
+#: Text columns with at least this many rows take the numba fast path in
+#: :mod:`kvklink._identifiers_kernel`; smaller ones (and every undecided row) the polars
+#: expressions of :func:`_text_expr`. Both give identical results.
+FAST_PATH_MIN_ROWS = 4096
+
+
+def _text_series(series: pl.Series, *, engine: str = "auto") -> pl.Series:
+    """Normalise a text series to the ``kvk``/``reason`` struct (fast path + reference)."""
+    text = series.cast(pl.String)
+    name = series.name
+    if engine == "polars" or (engine == "auto" and text.len() < FAST_PATH_MIN_ROWS):
+        return text.to_frame("v").select(_text_expr(pl.col("v")).alias(name)).to_series()
+    from kvklink._identifiers_kernel import UNDECIDED, classify_text
+
+    codes, kvk = classify_text(text)
+    undecided = np.flatnonzero(codes == UNDECIDED)
+    codes[undecided] = 0
+    reason = pl.Series("reason", KVK_REASONS, dtype=pl.String).gather(codes)
+    if undecided.size:
+        sub = text.gather(undecided).to_frame("v").select(_text_expr(pl.col("v")).struct.unnest())
+        kvk = kvk.scatter(undecided, sub["kvk"])
+        reason = reason.scatter(undecided, sub["reason"])
+    return pl.DataFrame({"kvk": kvk, "reason": reason}).to_struct(name)
+
+
 def _numeric_expr(column: pl.Expr) -> pl.Expr:
     """The pipeline for numeric input: integral, non-negative numbers; 7 digits are padded."""
     value = column.cast(pl.Float64, strict=False)
@@ -191,8 +217,9 @@ def check_identifier_dtype(dtype: pl.DataType, *, column: str, argument: str) ->
 
 def _dispatch(series: pl.Series) -> pl.Series:
     check_identifier_dtype(series.dtype, column=series.name, argument="kvk_number_expr")
-    numeric = is_numeric_dtype(series.dtype)
-    expr = _numeric_expr(pl.col(series.name)) if numeric else _text_expr(pl.col(series.name))
+    if not is_numeric_dtype(series.dtype):
+        return _text_series(series)
+    expr = _numeric_expr(pl.col(series.name))
     return series.to_frame().select(expr.alias(series.name)).to_series()
 
 
@@ -208,8 +235,11 @@ def kvk_number_expr(column: str | pl.Expr, *, numeric: bool | None = None) -> pl
         float and decimal columns take the numeric path (7 digits are padded to 8 with reason
         ``padded_numeric``; fractional or negative numbers are ``malformed``), everything else
         the text path. ``True`` forces the numeric path (text that is not a number becomes
-        ``malformed``), ``False`` the text path. Passing it explicitly gives a pure polars
-        expression; ``None`` dispatches once per batch on the dtype.
+        ``malformed``), ``False`` the text path. ``None`` dispatches once per batch on the
+        dtype. The numeric path is pure polars expressions; the text path runs, per batch, a
+        one-pass numba kernel for the common shapes (optional prefix + digits and separators)
+        and the polars expression pipeline for everything else (and for batches under
+        :data:`FAST_PATH_MIN_ROWS` rows). No Python code runs per row.
 
     Returns
     -------
@@ -232,7 +262,9 @@ def kvk_number_expr(column: str | pl.Expr, *, numeric: bool | None = None) -> pl
         return expr.map_batches(_dispatch, return_dtype=KVK_STRUCT, is_elementwise=True)
     if numeric:
         return _numeric_expr(expr)
-    return _text_expr(expr)
+    return expr.cast(pl.String).map_batches(
+        _text_series, return_dtype=KVK_STRUCT, is_elementwise=True
+    )
 
 
 def _series_to_polars(values: Any, *, argument: str) -> tuple[pl.Series, bool]:
@@ -297,7 +329,7 @@ def _digits_expr(column: pl.Expr, *, width: int, dtype: pl.DataType) -> pl.Expr:
         text = value.cast(pl.Int64, strict=False).cast(pl.String).str.zfill(width)
         return pl.when(ok).then(text).otherwise(pl.lit(None, dtype=pl.String))
     text = column.cast(pl.String).str.strip_chars().str.replace_all(_SEPARATORS, "")
-    return pl.when(text.str.contains(rf"^\d{{{width}}}$")).then(text)
+    return pl.when(text.str.contains(rf"^[0-9]{{{width}}}$")).then(text)
 
 
 def _rsin_expr(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:

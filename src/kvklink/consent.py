@@ -321,25 +321,38 @@ class ConsentPolicy:
         return parsed
 
     def _covers_expr(self, df: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
-        """(purposes include P, purposes are empty/null) per row."""
+        """(purposes include P, purposes are empty/null) per row.
+
+        For text the ``;``-split is evaluated once per *distinct* purposes string (there are
+        few) and mapped back with ``is_in``, instead of splitting every row.
+        """
         col = pl.col(self._purposes_column)
         dtype = df.schema[self._purposes_column]
         if isinstance(dtype, pl.List):
-            items = col.cast(pl.List(pl.String))
-        else:
-            items = col.cast(pl.String).str.split(";")
+            covers, empty = self._list_covers(col.cast(pl.List(pl.String)))
+            return covers.fill_null(False), empty.fill_null(True)
+        distinct = df.select(col.cast(pl.String).unique().drop_nulls().alias("p"))
+        flags = distinct.select(pl.col("p"), *self._list_covers(pl.col("p").str.split(";")))
+        values, covers_v, empty_v = (flags[:, 0], flags[:, 1], flags[:, 2])
+        text = col.cast(pl.String)
+        covers = text.is_in(values.filter(covers_v).implode()).fill_null(False)
+        empty = text.is_null() | text.is_in(values.filter(empty_v).implode()).fill_null(False)
+        return covers, empty
+
+    def _list_covers(self, items: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         items = items.list.eval(pl.element().str.strip_chars()).list.eval(
             pl.element().filter(pl.element() != "")
         )
-        covers = items.list.contains(pl.lit(self._purpose)).fill_null(False)
-        empty = items.is_null() | (items.list.len() == 0)
+        covers = items.list.contains(pl.lit(self._purpose)).fill_null(False).alias("covers")
+        empty = (items.is_null() | (items.list.len() == 0)).alias("empty")
         return covers, empty
 
     def _outcome_expr(self, df: pl.DataFrame, kvk: pl.Expr) -> pl.Expr:
         """Expression with one outcome per row (``consented`` or a :data:`CONSENT_OUTCOMES`).
 
         ``kvk`` is the normalised KVK number expression (null for unusable ids); rows with the
-        same non-null KVK number form one firm for withdrawal.
+        same non-null KVK number form one firm for withdrawal. The set of withdrawn firms is
+        computed here (eagerly, usually tiny) so the expression needs no group-by.
         """
         self._check_schema(df.schema)
         flag = self._flag_expr(df).fill_null(False)
@@ -351,11 +364,15 @@ class ConsentPolicy:
         else:
             withdrawn = self._date_expr(df, self._withdrawal_column)
             withdrawn_row = ((withdrawn <= as_of) & (covers | empty)).fill_null(False)
-            withdrawn_firm = (
-                pl.when(kvk.is_not_null())
-                .then(withdrawn_row.any().over(kvk))
-                .otherwise(withdrawn_row)
+            firms = (
+                df.lazy()
+                .select(kvk.alias("k"), withdrawn_row.alias("w"))
+                .filter(pl.col("w") & pl.col("k").is_not_null())
+                .select(pl.col("k").unique())
+                .collect()
+                .to_series()
             )
+            withdrawn_firm = withdrawn_row | kvk.is_in(firms.implode()).fill_null(False)
         return (
             pl.when(~flag | given.is_null())
             .then(pl.lit("no_consent"))

@@ -16,7 +16,8 @@ kept (an explicit choice, which may include columns from :data:`IDENTIFYING_COLU
 KVK column itself never survives, whatever ``keep`` says.
 
 Pipeline (no Python loop per row): :func:`~kvklink.identifiers.kvk_number_expr` → consent
-outcome expression → HMAC-SHA256 over the **unique** consented KVK numbers → join back.
+outcome expression → HMAC-SHA256 over the **unique** consented KVK numbers (each hashed once)
+→ gathered back onto the rows.
 
 Examples
 --------
@@ -354,18 +355,19 @@ def pseudonymise(
         pl.when(usable).then(after_id).otherwise(pl.col(_REASON)).alias(_OUTCOME)
     )
 
-    # 3. HMAC over the unique consented KVK numbers only, joined back
+    # 3. HMAC over the unique consented KVK numbers only, mapped back to the rows. An 8-digit
+    #    number fits a UInt32 exactly, so de-duplication runs on integers: the sorted distinct
+    #    numbers are hashed once each and every row gathers its pseudonym by dense rank.
     selected = work.filter(pl.col(_OUTCOME) == _PSEUDONYM_OK)
-    unique = selected.select(pl.col(_KVK).unique()).to_series()
-    table = pl.DataFrame({_KVK: unique, "pseudonym": key._hmac_hex(_KVK_PREFIX, unique)})
-    out = (
-        selected.select(*kept, _KVK)
-        .join(table, on=_KVK, how="left", maintain_order="left")
-        .drop(_KVK)
-        .with_columns(
-            pl.lit(key.key_id, dtype=pl.String).alias("key_id"),
-            pl.lit(key.scheme_version, dtype=pl.String).alias("scheme_version"),
-        )
+    numbers = selected[_KVK].cast(pl.UInt32)
+    distinct = numbers.unique().sort()
+    pseudonyms = key._hmac_hex(_KVK_PREFIX, distinct.cast(pl.String).str.zfill(8))
+    position = numbers.rank("dense").cast(pl.Int64) - 1
+    out = selected.with_columns(pseudonyms.gather(position).alias("pseudonym")).select(
+        *kept,
+        "pseudonym",
+        pl.lit(key.key_id, dtype=pl.String).alias("key_id"),
+        pl.lit(key.scheme_version, dtype=pl.String).alias("scheme_version"),
     )
 
     # 4. quarantine (raw identifiers!) and ledger (counts only)
