@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 
 from kvklink.errors import KeyMismatchError, LinkageError, SchemaError
@@ -61,6 +62,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 _INTERACTION_ID_COLUMNS: tuple[str, ...] = ("pseudonym", "key_id", "scheme_version")
 _OUTPUT_COLUMNS: tuple[str, ...] = ("be_id", "link_status")
 _CONSUMED_OUTCOME = "pseudonymised"
+_CODE: dict[str, int] = {s: k for k, s in enumerate(LINK_STATUSES)}
 
 # Internal column names (chosen so they cannot collide with a caller's columns by accident).
 _ROW = "__kvklink_row"
@@ -186,15 +188,15 @@ def _overlapping(periods: pl.DataFrame) -> int:
     return int(flagged.get_column("pseudonym").n_unique())
 
 
-def _overlapping_candidates(cand: pl.DataFrame) -> int:
+def _overlapping_candidates(cand: pl.DataFrame, multi_mask: np.ndarray) -> int:
     """Number of pseudonyms with overlapping periods among the join candidates.
 
     Each interaction row's candidates are *all* periods of its pseudonym, so overlaps can be
     found per interaction row: sort by (row, valid_from) — integer and date keys, cheaper than
     sorting pseudonym strings — and compare consecutive periods, only for rows with more than
-    one candidate period.
+    one candidate period (``multi_mask``).
     """
-    multi = cand.filter(pl.col(_ROW).is_duplicated())
+    multi = cand.filter(pl.Series(multi_mask, dtype=pl.Boolean))
     if multi.height == 0:
         return 0
     flagged = (
@@ -312,10 +314,11 @@ def link(
     hist_dates = _check_history(hist)
 
     n_rows = inter.height
+    date_expr = _as_date(inter, date_column, argument="interactions")
     keys = inter.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW),
         pl.col("pseudonym").cast(pl.Utf8),
-        _as_date(inter, date_column, argument="interactions").alias(_DATE),
+        date_expr.alias(_DATE),
     )
     hist_slim = hist.select(pl.col("pseudonym").cast(pl.Utf8), pl.col("be_id"), *hist_dates)
     # One hash join on the pseudonym; every candidate period of every interaction.
@@ -323,10 +326,14 @@ def link(
         hist_slim, on="pseudonym", how="inner"
     )
 
+    # Per interaction row (numpy scatter over the candidate rows, no group-by): how many
+    # periods its pseudonym has, how many cover its date, and which candidate covers it.
+    rows = cand.get_column(_ROW).to_numpy()
+    n_cand = np.bincount(rows, minlength=n_rows)
     if history_check == "all":
         n_overlap = _overlapping(hist_slim.select("pseudonym", "valid_from", "valid_to"))
     else:
-        n_overlap = _overlapping_candidates(cand)
+        n_overlap = _overlapping_candidates(cand, n_cand[rows] > 1)
     if n_overlap and on_overlap == "raise":
         msg = (
             f"The 'history' frame has overlapping validity periods for {n_overlap} pseudonym(s). "
@@ -338,39 +345,53 @@ def link(
     covers = (pl.col("valid_from") <= pl.col(_DATE)) & (
         pl.col("valid_to").is_null() | (pl.col(_DATE) < pl.col("valid_to"))
     )
-    be_hit = pl.col("be_id").filter(covers)
-    stats = cand.group_by(_ROW).agg(
-        n_cover=covers.sum(),
-        be_min=be_hit.min(),
-        be_max=be_hit.max(),
+    cover = cand.select(covers.fill_null(False)).to_series().to_numpy()
+    hit_at = np.flatnonzero(cover)
+    hit_rows = rows[hit_at]
+    n_cover = np.bincount(hit_rows, minlength=n_rows)
+    pick = np.full(n_rows, -1, dtype=np.int64)
+    pick[hit_rows] = hit_at  # for rows with one covering period: that candidate
+    ambiguous = np.zeros(n_rows, dtype=bool)
+    several = n_cover[hit_rows] > 1
+    if several.any():  # only with overlapping periods (on_overlap="ambiguous")
+        dup = cand[hit_at[several]].group_by(_ROW).agg(pl.col("be_id").n_unique().alias("n"))
+        amb_rows = dup.filter(pl.col("n") > 1).get_column(_ROW).to_numpy()
+        ambiguous[amb_rows] = True
+
+    flags = inter.select(no_pseudonym=pl.col("pseudonym").is_null(), no_date=date_expr.is_null())
+    code = np.select(
+        [
+            flags.get_column("no_pseudonym").to_numpy(),
+            flags.get_column("no_date").to_numpy(),
+            n_cand == 0,
+            n_cover == 0,
+            ambiguous,
+        ],
+        [
+            _CODE["no_pseudonym"],
+            _CODE["no_date"],
+            _CODE["not_in_register"],
+            _CODE["not_valid_at_date"],
+            _CODE["ambiguous"],
+        ],
+        default=_CODE["linked"],
+    ).astype(np.uint8)
+    linked = code == _CODE["linked"]
+    gather = pl.Series(np.where(linked, pick, 0), dtype=pl.Int64)
+    be_id = cand.get_column("be_id").gather(gather) if cand.height else None
+    be_col = (
+        pl.Series("be_id", [None] * n_rows, dtype=hist.schema["be_id"])
+        if be_id is None
+        else pl.select(
+            pl.when(pl.Series(linked)).then(be_id).otherwise(None).alias("be_id")
+        ).to_series()
     )
-    status = (
-        pl.when(pl.col("pseudonym").is_null())
-        .then(pl.lit("no_pseudonym"))
-        .when(pl.col(_DATE).is_null())
-        .then(pl.lit("no_date"))
-        .when(pl.col("n_cover").is_null())
-        .then(pl.lit("not_in_register"))
-        .when(pl.col("n_cover") == 0)
-        .then(pl.lit("not_valid_at_date"))
-        .when(pl.col("be_min") != pl.col("be_max"))
-        .then(pl.lit("ambiguous"))
-        .otherwise(pl.lit("linked"))
+    status_col = pl.Series("link_status", code).replace_strict(
+        list(_CODE.values()), list(_CODE), return_dtype=pl.Utf8
     )
-    per_row = keys.join(stats, on=_ROW, how="left", maintain_order="left").select(
-        pl.when(status == "linked").then(pl.col("be_min")).otherwise(None).alias("be_id"),
-        status.alias("link_status"),
-    )
-    out = pl.concat([inter, per_row], how="horizontal")
-    counts_frame = per_row.get_column("link_status").value_counts()
-    found = dict(
-        zip(
-            counts_frame.get_column("link_status").to_list(),
-            counts_frame.get_column("count").to_list(),
-            strict=True,
-        )
-    )
-    counts = {s: int(found.get(s, 0)) for s in LINK_STATUSES}
+    out = inter.with_columns(be_col, status_col)
+    tally = np.bincount(code, minlength=len(LINK_STATUSES))
+    counts = {s: int(tally[_CODE[s]]) for s in LINK_STATUSES}
     if sum(counts.values()) != n_rows:  # pragma: no cover - internal invariant
         msg = "Internal error: link outcomes do not cover every row. Hint: report a bug."
         raise LinkageError(msg)
