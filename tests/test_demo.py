@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import stat
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_stage_order() -> None:
-    assert [name for name, _ in STAGES][:3] == ["generate", "pseudonymise", "link"]
+    assert [name for name, _ in STAGES][:4] == ["generate", "pseudonymise", "link", "effect"]
 
 
 def test_outputs_and_summary(demo_dir: tuple[Path, str]) -> None:
@@ -36,6 +37,7 @@ def test_outputs_and_summary(demo_dir: tuple[Path, str]) -> None:
         "pseudonymised/interactions.parquet",
         "pseudonymised/kvk_history.parquet",
         "linked/interactions.parquet",
+        "effects/turnover_growth.json",
         "demo-summary.json",
     ):
         assert (out / rel).is_file(), rel
@@ -43,6 +45,17 @@ def test_outputs_and_summary(demo_dir: tuple[Path, str]) -> None:
     assert summary["stages"][:3] == ["generate", "pseudonymise", "link"]
     assert "DEMO key" in text
     assert "linked to a BE" in text
+    assert "planted effect" in text
+
+
+def test_effect_stage_reports_naive_matched_and_truth(demo_dir: tuple[Path, str]) -> None:
+    out, _ = demo_dir
+    eff = json.loads((out / "effects" / "turnover_growth.json").read_text())
+    for key in ("naive_difference", "matched_att", "matched_se"):
+        assert math.isfinite(eff[key]), key
+    assert eff["matched_se"] > 0
+    assert eff["planted_effect_of_matched_treated"] > 0
+    assert eff["n_treated"] > 10
 
 
 def test_demo_key_is_apart_private_and_never_printed(demo_dir: tuple[Path, str]) -> None:

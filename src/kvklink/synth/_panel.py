@@ -170,8 +170,8 @@ def draw_outcomes(
     alive = (start_y[:, None] <= years[None, :]) & (end_y[:, None] >= years[None, :])
     entry = np.maximum(start_y - FIRST_YEAR, 0).astype(np.float32)
     one = units.emp0 <= 1
-    sd_e = np.where(one, 0.03, 0.045).astype(np.float32)
-    sd_v = np.float32(0.05)
+    sd_e = np.where(one, 0.015, 0.025).astype(np.float32)
+    sd_v = np.float32(0.02)
     rho = np.float32(0.6)
     rho_v = np.float32(0.5)
     t_growth = units.turnover_growth.astype(np.float32)
