@@ -50,24 +50,30 @@ INTERACTION_LAST_YEAR = 2023
 
 @dataclass(frozen=True)
 class SizeClass:
-    """One persons-employed class of domain.md §3 with its population share."""
+    """One persons-employed class of domain.md §3.
+
+    ``share`` is the population share (the calibration target for the 2024 stock);
+    ``entry_share`` the share drawn at entry, calibrated once so that after growth and rounding
+    the 2024 stock matches ``share`` (firms drift from class 2 to 3–4 as they grow).
+    """
 
     label: str
     low: int
     high: int
     share: float
+    entry_share: float
 
 
 #: Persons employed (CBS 2025 Q1, domain.md §3). ``high`` of the last class bounds the Pareto tail.
 SIZE_CLASSES: tuple[SizeClass, ...] = (
-    SizeClass("1", 1, 1, 0.821),
-    SizeClass("2", 2, 2, 0.082),
-    SizeClass("3-4", 3, 4, 0.039),
-    SizeClass("5-9", 5, 9, 0.028),
-    SizeClass("10-19", 10, 19, 0.015),
-    SizeClass("20-49", 20, 49, 0.009),
-    SizeClass("50-99", 50, 99, 0.003),
-    SizeClass(">=100", 100, 20000, 0.004),
+    SizeClass("1", 1, 1, 0.821, 0.8188),
+    SizeClass("2", 2, 2, 0.082, 0.0918),
+    SizeClass("3-4", 3, 4, 0.039, 0.0359),
+    SizeClass("5-9", 5, 9, 0.028, 0.0261),
+    SizeClass("10-19", 10, 19, 0.015, 0.0133),
+    SizeClass("20-49", 20, 49, 0.009, 0.0080),
+    SizeClass("50-99", 50, 99, 0.003, 0.0024),
+    SizeClass(">=100", 100, 20000, 0.004, 0.0037),
 )
 
 #: KVK size-class codes: (code, lower bound of persons employed). 01 = 0 persons.

@@ -164,7 +164,7 @@ def draw_units(rng: np.random.Generator, scale: float, params: SynthParams) -> U
     end64 = from_day + 1 + life
     end = np.where(end64 <= day(LAST_YEAR, 12, 31), end64, OPEN).astype(np.int32)
 
-    size_idx = _choice(rng, n, [c.share for c in SIZE_CLASSES])
+    size_idx = _choice(rng, n, [c.entry_share for c in SIZE_CLASSES])
     lows = np.array([c.low for c in SIZE_CLASSES], dtype=np.float64)
     highs = np.array([c.high for c in SIZE_CLASSES], dtype=np.float64)
     u = rng.random(n)
