@@ -11,7 +11,11 @@ Stages so far:
 2. ``pseudonymise``: a fresh **DEMO** key (``OUTDIR/demo-key/``, mode 0600, never printed),
    both sides pseudonymised with one purpose key (``OUTDIR/pseudonymised/``);
 3. ``link``: pseudonymised interactions linked to the BE valid at each date
-   (``OUTDIR/linked/``), scored against the synthetic truth.
+   (``OUTDIR/linked/``), scored against the synthetic truth;
+4. ``effect``: a cohort of firms whose first linked use falls in 2018–2021, nearest-neighbour
+   matching on sector, size band, firm age and pre-period levels and trends, and the ATT on
+   turnover growth next to the naive users-versus-non-users gap and the planted effect
+   (``OUTDIR/effects/``). On synthetic data only; real outputs go through disclosure control.
 """
 
 from __future__ import annotations
@@ -384,8 +388,9 @@ def demo_command(
 ) -> None:
     """Run the whole pipeline on synthetic data with a fresh DEMO key and print a summary.
 
-    Stages: generate → pseudonymise (both sides) → link. Everything is synthetic; the DEMO key
-    is written to OUTDIR/demo-key/ (mode 0600) and never printed.
+    Stages: generate → pseudonymise (both sides) → link → effect (cohort, matching, ATT next to
+    the planted truth). Everything is synthetic; the DEMO key is written to OUTDIR/demo-key/
+    (mode 0600) and never printed.
     """
     if outdir.exists() and not outdir.is_dir():
         typer.echo(f"kvklink demo: error: OUTDIR {str(outdir)!r} is not a directory.", err=True)
@@ -400,5 +405,5 @@ def demo_command(
     console.print(_summary_table(ctx))
     console.print(
         f"Done in {time.perf_counter() - started:.1f} s. Outputs in {outdir}/ "
-        "(synthetic/, demo-key/, pseudonymised/, linked/, demo-summary.json)."
+        "(synthetic/, demo-key/, pseudonymised/, linked/, effects/, demo-summary.json)."
     )
