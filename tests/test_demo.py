@@ -105,6 +105,8 @@ def test_outdir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     target.write_text("x")
     result = CliRunner().invoke(app, ["demo", str(target)])
     assert result.exit_code == 2
+    bad_scale = CliRunner().invoke(app, ["demo", str(tmp_path / "d"), "--scale", "-1"])
+    assert bad_scale.exit_code == 2
 
 
 def test_synth_command_writes_tables(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from rich.table import Table
 from kvklink import CohortSpec, build_cohort, estimate_att, match
 from kvklink.cli._app import EXIT_FAILURE, EXIT_USAGE, app
 from kvklink.consent import ConsentPolicy
-from kvklink.errors import KvklinkError
+from kvklink.errors import InputError, KvklinkError
 from kvklink.keys import LinkageKey, PurposeKey
 from kvklink.linkage import LinkResult, link
 from kvklink.pseudonymise import PseudonymisationResult, pseudonymise
@@ -399,6 +399,9 @@ def demo_command(
     started = time.perf_counter()
     try:
         ctx = run_demo(outdir, scale=scale, seed=seed, console=console)
+    except InputError as exc:
+        typer.echo(f"kvklink demo: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     except KvklinkError as exc:
         typer.echo(f"kvklink demo: error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILURE) from None
