@@ -12,10 +12,12 @@ Cases (generated once into ``benchmarks/_data/``, git-ignored):
 * ``unique``: 2.5 M distinct ids, same spellings and consent columns.
 
 Every measurement runs in a fresh child process (this same script with ``--child``) so that its
-peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, which sees numpy/polars/Arrow
-buffers unlike ``tracemalloc``) belongs to that measurement alone. The child reads the data, warms
+peak resident memory (``VmHWM`` of the child, which sees numpy/polars/Arrow buffers unlike
+``tracemalloc``; see :func:`_peak_rss_mb` for why not ``ru_maxrss``) belongs to that measurement
+alone. The child reads the data, warms
 up on 1 000 rows (numba kernel loaded from its cache), records its resident set before timing,
-then times ``--repeat`` runs. Measured, per case:
+then times ``--repeat`` runs (wall and CPU time; the 1-minute load average is recorded since
+other work on the machine inflates wall times). Measured, per case:
 
 * ``bare_hmac_loop``: ``[hmac.digest(key, b"kvk:" + i, "sha256") for i in ids]`` over the
   normalised 8-digit ids of every row, as bytes prepared beforehand (the peer the issue names);
@@ -155,6 +157,12 @@ def ensure_data(case: str) -> Path:
     return path
 
 
+def ensure_data_in_child(case: str) -> None:
+    """Generate a case in a child process, so the parent stays small."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "data", case]
+    subprocess.run(cmd, check=True, env=dict(os.environ))
+
+
 # --------------------------------------------------------------------------- child
 def _rss_now_mb() -> float:
     with open("/proc/self/status") as fh:
@@ -165,6 +173,21 @@ def _rss_now_mb() -> float:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident set (``VmHWM``), which counts numpy/polars/Arrow buffers.
+
+    ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` is not used as the peak: Linux carries the
+    parent's high-water mark over ``exec`` into the child's ``ru_maxrss``, so a child started
+    from a large parent would report the parent's peak. ``VmHWM`` belongs to the child's own
+    address space. (``ru_maxrss`` is still recorded, for reference.)
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")  # pragma: no cover - not Linux
+
+
+def _ru_maxrss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -224,13 +247,17 @@ def child(measure: str, case: str, repeat: int) -> dict[str, Any]:
     del run_small
 
     rss_before = _rss_now_mb()
+    load_before = os.getloadavg()[0]
     times = []
+    cpu_times = []
     result: object = None
     for _ in range(repeat):
         result = None  # free the previous result before the next run
+        c0 = time.process_time()
         t0 = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
     extra: dict[str, Any] = {}
     if measure.startswith("pseudonymise"):
         counts = result.ledger.counts  # type: ignore[attr-defined]
@@ -242,13 +269,18 @@ def child(measure: str, case: str, repeat: int) -> dict[str, Any]:
         "rows": frame.height if measure.startswith("pseudonymise") else n_hashed,
         "distinct_ids": distinct,
         "times_s": [round(t, 4) for t in times],
+        "cpu_s": [round(t, 4) for t in cpu_times],
+        "load_avg_1min_before": round(load_before, 2),
         "best_s": round(best, 4),
         "median_s": round(statistics.median(times), 4),
         "ids_per_s": round(n_hashed / best),
         "us_per_id": round(best / n_hashed * 1e6, 4),
         "rss_before_mb": round(rss_before, 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_minus_before_mb": round(_peak_rss_mb() - rss_before, 1),
+        "ru_maxrss_mb": round(_ru_maxrss_mb(), 1),
         "numba_threads": _numba_threads(),
+        "numba_threading_layer": _threading_layer(),
         **extra,
     }
 
@@ -260,6 +292,17 @@ def _pseudonymise_function() -> Any:
 
     obj = kvklink.pseudonymise  # type: ignore[attr-defined]
     return obj.pseudonymise if isinstance(obj, types.ModuleType) else obj
+
+
+def _threading_layer() -> str | None:
+    if "numba" not in sys.modules:
+        return None
+    import numba
+
+    try:
+        return str(numba.threading_layer())
+    except ValueError:  # no parallel region has run in this process
+        return None
 
 
 def _numba_threads() -> int | None:
@@ -309,7 +352,7 @@ def pseudonymise_available() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cases", nargs="*", default=["unique", "repeated"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -324,6 +367,8 @@ def main() -> None:
     if args.child is not None:
         if args.child == ["jit"]:
             print(json.dumps(jit_child()))
+        elif args.child[0] == "data":
+            ensure_data(args.child[1])
         else:
             measure, case, repeat = args.child
             print(json.dumps(child(measure, case, int(repeat))))
@@ -359,7 +404,7 @@ def main() -> None:
     if e2e:
         measures += ["pseudonymise_polars", "pseudonymise_pandas"]
     for case in args.cases:
-        ensure_data(case)
+        ensure_data_in_child(case)
         rows: dict[str, Any] = {}
         for measure in measures:
             env = {"NUMBA_NUM_THREADS": "1"} if measure == "kernel_1thread" else None

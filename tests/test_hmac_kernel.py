@@ -121,3 +121,10 @@ def test_two_million_kvk_numbers_match_hmac() -> None:
     digest = hmac.digest
     expected = [digest(key, b"kvk:" + v.encode("ascii"), "sha256").hex() for v in series]
     assert out.to_list() == expected
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_all_null_series_stays_null(engine: str) -> None:
+    out = hmac_sha256_hex(b"k" * 32, b"kvk:", pl.Series("v", [None, None]), engine=engine)  # type: ignore[arg-type]
+    assert out.dtype == pl.String
+    assert out.to_list() == [None, None]
