@@ -80,6 +80,10 @@ def test_group_time_recovers_known_effects(effect: str, control: str) -> None:
     assert simple["ci_low"] <= target <= simple["ci_high"]
     grp = res.aggregate("group")
     assert grp.to_frame()["group"].to_list() == [2013, 2015, 2017]
+    assert grp.to_frame()["n_treated"].to_list() == [400, 400, 400]
+    # unit counts per aggregated row (for disclosure control): all three groups reach e = 0
+    assert dyn.filter(pl.col("event_time") == 0)["n_treated"][0] == 1200
+    assert dyn.filter(pl.col("event_time") == 6)["n_treated"][0] == 400
 
 
 def test_two_by_two_closed_form_exact() -> None:

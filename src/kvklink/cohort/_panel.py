@@ -37,7 +37,9 @@ Inference uses the **influence functions** of the estimators: for ATT(g, t) with
 weights ``ψ_i = w_i D_i (ΔY_i − m_D)/mean(w D) − w_i C_i (ΔY_i − m_C)/mean(w C)`` and
 ``SE = sqrt(Σ ψ_i²) / n``; aggregations (``dynamic`` by event time, ``group``, ``simple``) use the
 weighted sum of the cell influence functions plus the term for the estimated group-share weights,
-exactly as ``did::aggte``. With ``cluster`` the influence functions are summed within clusters
+following the formulas of ``did::aggte`` (R's ``did`` is not installed here, so the tests check
+closed-form 2×2 cases and simulations with known effects instead of a live comparison).
+With ``cluster`` the influence functions are summed within clusters
 first. Confidence intervals are pointwise normal (``did`` with ``bstrap = FALSE``); for the
 aggregations, ``uniform=True`` gives a simultaneous band from a seeded Rademacher multiplier
 bootstrap of the influence functions (``did``'s ``cband = TRUE``).
@@ -507,6 +509,7 @@ class GroupTimeResult:
         tab = self.table
         est_all = tab["estimate"].to_numpy().astype(np.float64)
         e_all = tab["event_time"].to_numpy()
+        n_treated_all = tab["n_treated"].to_numpy()
         valid = np.isfinite(est_all)
         if min_e is not None:
             valid &= e_all >= min_e
@@ -527,7 +530,12 @@ class GroupTimeResult:
                 cells = np.flatnonzero(valid & (e_all == e))
                 est, inf = self._combine(cells, est_all[cells])
                 rows.append(
-                    {"event_time": int(e), **summarise(est, inf), "n_cells": int(cells.size)}
+                    {
+                        "event_time": int(e),
+                        **summarise(est, inf),
+                        "n_cells": int(cells.size),
+                        "n_treated": int(n_treated_all[cells].sum()),
+                    }
                 )
                 row_infs.append(inf)
                 if e >= 0:
@@ -546,7 +554,14 @@ class GroupTimeResult:
                 cells = np.flatnonzero(post & (g_all == g))
                 est = float(est_all[cells].mean())
                 inf = self._influence[:, cells].mean(axis=1)
-                rows.append({"group": int(g), **summarise(est, inf), "n_cells": int(cells.size)})
+                rows.append(
+                    {
+                        "group": int(g),
+                        **summarise(est, inf),
+                        "n_cells": int(cells.size),
+                        "n_treated": int(n_treated_all[cells[0]]),
+                    }
+                )
                 theta.append(est)
                 theta_inf.append(inf)
                 row_infs.append(inf)
@@ -595,6 +610,7 @@ class GroupTimeResult:
                 "ci_low": pl.Float64,
                 "ci_high": pl.Float64,
                 "n_cells": pl.Int64,
+                "n_treated": pl.Int64,
             },
         )
         ref = -1 if (kind == "dynamic" and self.base_period == "universal") else None
