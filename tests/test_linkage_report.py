@@ -161,6 +161,22 @@ def test_bad_inputs() -> None:
         linkage_report(BIG.with_columns(category=pl.lit("x")), by=["category"])
 
 
+def test_ledger_must_match_frame() -> None:
+    from kvklink.ledger import RowLedger
+
+    ledger = RowLedger({"pseudonymised": 10, "missing": 4}, total_input=14)
+    with pytest.raises(SchemaError, match="counts 10 row"):
+        linkage_report(BIG, by=["activity"], ledger=ledger)
+    with pytest.raises(SchemaError, match="must be a RowLedger"):
+        linkage_report(BIG, by=["activity"], ledger={"x": 1})  # type: ignore[arg-type]
+    ok = RowLedger({"pseudonymised": BIG.height, "missing": 4}, total_input=BIG.height + 4)
+    report = linkage_report(BIG, by=["activity"], ledger=ok)
+    assert report.intake is not None
+    # 4 missing rows: below the threshold, so suppressed with a complement
+    assert report.intake.frame["suppressed"].to_list()[:2] == [True, True]
+    assert cell(report, "intake", TOTAL_LABEL, "input") == BIG.height + 4
+
+
 def test_all_linked_has_empty_reasons_table() -> None:
     report = linkage_report(frame_of([("webinar", "linked", None, "Noord", 20)]), by=["activity"])
     assert cell(report, "unlinked_reason", TOTAL_LABEL, "unlinked") == 0
@@ -212,13 +228,25 @@ def test_report_on_synthetic_link_with_register_covariates() -> None:
     hist = kl.pseudonymise(
         data.kvk_history, key=key, consent=None, keep=["be_id", "valid_from", "valid_to"]
     )
-    linked = kl.link(inter.frame, hist.frame, ledger=inter.ledger).frame
+    result = kl.link(inter.frame, hist.frame, ledger=inter.ledger)
+    linked = result.frame
     covariates = data.register.select("be_id", "year", "kvk_region", "size_band", "section")
     frame = linked.with_columns(year=pl.col("date").dt.year().cast(covariates.schema["year"])).join(
         covariates, on=["be_id", "year"], how="left"
     )
-    report = kl.linkage_report(frame)
+    report = kl.linkage_report(frame, ledger=result.ledger)
     assert list(report.tables) == ["activity", "year", "kvk_region", "size_band", "section"]
+    # every raw input row is accounted for: intake outcomes + the rows that reached linkage
+    assert report.intake is not None
+    intake = report.intake.frame
+    assert intake["outcome"].to_list()[-2:] == ["pseudonymised", TOTAL_LABEL]
+    assert (
+        intake.filter(pl.col("outcome") == TOTAL_LABEL)["value"].item() == data.interactions.height
+    )
+    assert {"missing", "no_consent"} <= set(intake["outcome"].to_list())
+    all_input = report.link_rates().filter(pl.col("dimension") == "all_input")
+    assert all_input["interactions"].item() == data.interactions.height
+    assert "All input rows (row ledger)" in report.to_markdown()
     total = cell(report, "all", TOTAL_LABEL, TOTAL_LABEL)
     assert total is None or total == linked.height
     published = report.frame.filter(~pl.col("suppressed"))

@@ -183,7 +183,7 @@ def link_command(
         ledger_text = result.ledger.to_json()
         _atomic_write(_ledger_path(output), lambda fh: fh.write(ledger_text.encode("utf-8")))
         if report is not None:
-            rep = linkage_report(frame, date_column=date_column)
+            rep = linkage_report(frame, date_column=date_column, ledger=result.ledger)
             text = rep.to_html() if report.suffix.lower() == ".html" else rep.to_markdown()
             _atomic_write(report, lambda fh: fh.write(text.encode("utf-8")))
     except (KvklinkError, _InputProblem) as exc:

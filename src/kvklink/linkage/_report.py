@@ -16,6 +16,8 @@ import polars as pl
 from kvklink._disclosure import TOTAL_LABEL, DisclosurePolicy, ProtectedTable, protect_table
 from kvklink.errors import SchemaError
 from kvklink.frames import require_columns, to_polars
+from kvklink.ledger import RowLedger
+from kvklink.linkage._exact import LINK_STATUSES
 
 __all__ = [
     "DEFAULT_DIMENSIONS",
@@ -44,6 +46,7 @@ DEFAULT_DIMENSIONS: tuple[str, ...] = ("activity", "year", "kvk_region", "size_b
 _CATEGORY = "__kvklink_category"
 _REASON = "__kvklink_reason"
 _LINKED = ("linked_exact", "linked_recovered")
+_REACHED = "pseudonymised"
 
 
 @dataclass(frozen=True, repr=False)
@@ -61,12 +64,16 @@ class LinkageReport:
         All interactions by category (1-D with total), after suppression.
     policy : DisclosurePolicy
         The disclosure policy applied.
+    intake : ProtectedTable or None
+        With a ledger: every raw input row by intake outcome (``pseudonymised`` = reached
+        linkage), total = raw input rows, after suppression.
     """
 
     tables: dict[str, ProtectedTable]
     reasons: ProtectedTable
     overall: ProtectedTable
     policy: DisclosurePolicy
+    intake: ProtectedTable | None = None
 
     @property
     def frame(self) -> pl.DataFrame:
@@ -74,7 +81,8 @@ class LinkageReport:
 
         Columns ``dimension``, ``level``, ``category``, ``interactions`` (null when
         suppressed), ``suppressed`` and ``reason`` (why suppressed). The overall table has
-        dimension ``"all"``; the unlinked-reasons table has dimension ``"unlinked_reason"``.
+        dimension ``"all"``; the unlinked-reasons table has dimension ``"unlinked_reason"``;
+        the intake table (with a ledger) has dimension ``"intake"`` and category ``"input"``.
         """
         parts = []
         for dim, table in [("all", self.overall), *self.tables.items()]:
@@ -101,13 +109,25 @@ class LinkageReport:
             "suppressed",
             "reason",
         )
+        if self.intake is not None:
+            parts.append(
+                self.intake._cells.select(
+                    pl.lit("intake").alias("dimension"),
+                    pl.col("outcome").alias("level"),
+                    pl.lit("input").alias("category"),
+                    pl.col("value").alias("interactions"),
+                    "suppressed",
+                    "reason",
+                )
+            )
         return pl.concat([*parts, reasons])
 
     def link_rates(self) -> pl.DataFrame:
         """Link rate per dimension level, where it can be published.
 
         ``link_rate = (linked_exact + linked_recovered) / Total``. It is null when any of
-        these cells is suppressed (a rate would reveal the suppressed count).
+        these cells is suppressed (a rate would reveal the suppressed count). With a ledger,
+        dimension ``"all_input"`` relates the linked interactions to every raw input row.
         """
         rows = []
         for dim, table in [("all", self.overall), *self.tables.items()]:
@@ -128,6 +148,16 @@ class LinkageReport:
                     (pl.col("linked_exact") + pl.col("linked_recovered")).alias("linked"),
                 )
             )
+        if self.intake is not None:
+            total_input = self.intake._cells.filter(pl.col("outcome") == TOTAL_LABEL)
+            rows.append(
+                rows[0].select(
+                    pl.lit("all_input").alias("dimension"),
+                    pl.col("level"),
+                    pl.lit(total_input["value"].item(), dtype=pl.Int64).alias("interactions"),
+                    pl.col("linked"),
+                )
+            )
         out = pl.concat(rows)
         return out.with_columns(
             link_rate=pl.when(pl.col("interactions") > 0).then(
@@ -138,7 +168,10 @@ class LinkageReport:
     def to_markdown(self) -> str:
         """The report as Markdown: overall, rates, one table per dimension, reasons."""
         marker = self.policy.marker
-        lines = ["# Linkage report", "", "## All interactions", "", self.overall.to_markdown()]
+        lines = ["# Linkage report", ""]
+        if self.intake is not None:
+            lines += ["## All input rows (row ledger)", "", self.intake.to_markdown(), ""]
+        lines += ["## Interactions that reached linkage", "", self.overall.to_markdown()]
         lines += ["", "## Link rates", "", _rates_markdown(self.link_rates(), marker)]
         for dim, table in self.tables.items():
             lines += ["", f"## By {dim}", "", table.to_markdown()]
@@ -148,11 +181,10 @@ class LinkageReport:
 
     def to_html(self) -> str:
         """The report as a self-contained HTML fragment."""
-        parts = [
-            "<h1>Linkage report</h1>",
-            "<h2>All interactions</h2>",
-            self.overall.to_html(),
-        ]
+        parts = ["<h1>Linkage report</h1>"]
+        if self.intake is not None:
+            parts += ["<h2>All input rows (row ledger)</h2>", self.intake.to_html()]
+        parts += ["<h2>Interactions that reached linkage</h2>", self.overall.to_html()]
         for dim, table in self.tables.items():
             parts += [f"<h2>By {html.escape(dim)}</h2>", table.to_html()]
         parts += ["<h2>Unlinked interactions by reason</h2>", self.reasons.to_html()]
@@ -166,8 +198,8 @@ class LinkageReport:
         """Stacked bars of the published category counts per dimension level.
 
         Returns a :class:`matplotlib.figure.Figure` (built without pyplot, so no global
-        backend is touched; save it with ``fig.savefig(path)``). Suppressed cells are drawn
-        as hatched gaps and labelled with the marker.
+        backend is touched; save it with ``fig.savefig(path)``). Suppressed cells are left
+        out of the bars (zero width) and labelled with the marker.
         """
         from matplotlib.figure import Figure
 
@@ -246,6 +278,7 @@ def linkage_report(
     recovery_column: str | None = None,
     date_column: str = "date",
     policy: DisclosurePolicy | None = None,
+    ledger: RowLedger | None = None,
 ) -> LinkageReport:
     """Count interactions by group and outcome, under disclosure control.
 
@@ -269,6 +302,11 @@ def linkage_report(
         Used to derive ``year``.
     policy : DisclosurePolicy, optional
         Defaults to ``DisclosurePolicy()``; the unit of every count is one interaction.
+    ledger : RowLedger, optional
+        The row ledger of the run (:attr:`kvklink.LinkResult.ledger`, or the intake ledger).
+        Adds a table of every raw input row by intake outcome — rows that never reached
+        linkage (unusable or missing KVK number, no consent …) — and the link rate over all
+        input rows. Its pseudonymised rows must equal the rows of ``frame``.
 
     Returns
     -------
@@ -336,6 +374,7 @@ def linkage_report(
             schema={"unlinked_reason": pl.Utf8, "interactions": pl.Int64},
         )
     cells = {dim: counts(dim) for dim in [None, *dims]}
+    intake_cells = None if ledger is None else _intake_cells(ledger, data.height)
 
     # The tables share cells: the overall counts are the margin row of every dimension table,
     # and the unlinked total heads the reasons table. A shared cell suppressed in one table is
@@ -367,7 +406,20 @@ def linkage_report(
             policy=policy,
             suppress=[(TOTAL_LABEL,)] if "unlinked" in forced else [],
         )
+        intake = (
+            None
+            if intake_cells is None
+            else protect_table(
+                intake_cells,
+                rows="outcome",
+                unit_count="interactions",
+                policy=policy,
+                suppress=[(_REACHED,)] if TOTAL_LABEL in forced else [],
+            )
+        )
         shared = set(_suppressed_labels(overall._cells, "category"))
+        if intake is not None and _REACHED in _suppressed_labels(intake._cells, "outcome"):
+            shared.add(TOTAL_LABEL)
         for dim, table in tables.items():
             margin = table._cells.filter(pl.col(dim) == TOTAL_LABEL)
             shared |= set(_suppressed_labels(margin, "category"))
@@ -376,7 +428,34 @@ def linkage_report(
         if shared <= forced:
             break
         forced |= shared
-    return LinkageReport(tables=tables, reasons=reasons, overall=overall, policy=policy)
+    return LinkageReport(
+        tables=tables, reasons=reasons, overall=overall, policy=policy, intake=intake
+    )
+
+
+def _intake_cells(ledger: RowLedger, n_rows: int) -> pl.DataFrame:
+    """Raw input rows by intake outcome; link outcomes fold back into ``pseudonymised``."""
+    if not isinstance(ledger, RowLedger):
+        msg = (
+            f"The 'ledger' argument must be a RowLedger, got {type(ledger).__name__}. "
+            "Hint: pass the .ledger of the link or pseudonymise result."
+        )
+        raise SchemaError(msg)
+    counts = ledger.counts
+    reached = sum(v for k, v in counts.items() if k in LINK_STATUSES) + counts.get(_REACHED, 0)
+    if reached != n_rows:
+        msg = (
+            f"The 'ledger' counts {reached} row(s) that reached linkage but 'frame' has "
+            f"{n_rows}. Hint: pass the ledger of the run that produced this frame (and no "
+            "ledger when the frame already holds intake rows)."
+        )
+        raise SchemaError(msg)
+    intake = {k: v for k, v in counts.items() if k not in LINK_STATUSES and k != _REACHED}
+    labels = [*intake, _REACHED]
+    return pl.DataFrame(
+        {"outcome": labels, "interactions": [*intake.values(), reached]},
+        schema={"outcome": pl.Enum(labels), "interactions": pl.Int64},
+    )
 
 
 def _suppressed_labels(cells: pl.DataFrame, column: str) -> list[str]:
