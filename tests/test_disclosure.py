@@ -306,7 +306,7 @@ def count_tables(draw: st.DrawFn) -> tuple[pl.DataFrame, bool]:
     return count_cells(labels_r, labels_c, counts), two_d
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(data=count_tables())
 @example(data=(count_cells(["a"], None, [0]), False))
 @example(data=(count_cells(["a"], None, [3]), False))
@@ -372,7 +372,7 @@ def sensitive(contribs: list[float], policy: DisclosurePolicy) -> bool:
     return total > 0 and x1 > 0 and (total - x1 - x2) * 100 < policy.p_percent * x1
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(cells=magnitude_tables())
 def test_property_magnitude_tables(cells: pl.DataFrame) -> None:
     policy = DisclosurePolicy()
