@@ -419,3 +419,14 @@ def test_categorical_or_null_pseudonym_columns() -> None:
     )
     result = link(nulls, history_frame(HISTORY_ROWS))
     assert result.frame["link_status"].tolist() == ["no_pseudonym"]
+
+
+@pytest.mark.parametrize("sort_key", [None, pl.lit(0, dtype=pl.UInt64)])
+def test_overlap_count_exact_with_and_without_hash_collisions(sort_key: pl.Expr | None) -> None:
+    from kvklink.linkage._exact import _overlapping
+
+    periods = history_frame(OVERLAP_ROWS).select("pseudonym", "valid_from", "valid_to")
+    # a constant key makes every row "collide", forcing the exact string sort fallback
+    assert _overlapping(periods, sort_key=sort_key) == 2
+    assert _overlapping(periods.reverse(), sort_key=sort_key) == 2
+    assert _overlapping(history_frame(HISTORY_ROWS).select(periods.columns), sort_key=sort_key) == 0

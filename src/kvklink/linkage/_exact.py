@@ -165,25 +165,37 @@ def _as_date(frame: pl.DataFrame, column: str, *, argument: str) -> pl.Expr:
     raise SchemaError(msg)
 
 
-def _overlapping(periods: pl.DataFrame) -> int:
+def _overlapping(periods: pl.DataFrame, *, sort_key: pl.Expr | None = None) -> int:
     """Number of pseudonyms whose periods overlap (rows: pseudonym, valid_from, valid_to).
 
     After sorting by (pseudonym, valid_from), any overlap within a pseudonym shows up between
     two consecutive periods: the later one starts before the earlier one ends (or the earlier
-    one is open-ended).
+    one is open-ended). Sorting millions of 64-character strings is slow, so rows are sorted
+    by a 64-bit hash of the pseudonym instead (``sort_key``), which groups each pseudonym's
+    periods just as well — unless two pseudonyms share a hash. That is detected exactly (two
+    adjacent rows with equal hashes but different pseudonyms) and then the string sort is
+    used, so the count is always exact.
     """
     if periods.height < 2:
         return 0
-    flagged = (
-        periods.sort(["pseudonym", "valid_from"])
+    key = pl.col("pseudonym").hash(seed=0) if sort_key is None else sort_key
+    by_hash = (
+        periods.with_columns(key.alias("__key"))
+        .sort(["__key", "valid_from"])
         .with_columns(
+            same_key=pl.col("__key") == pl.col("__key").shift(1),
             same=pl.col("pseudonym") == pl.col("pseudonym").shift(1),
             prev_to=pl.col("valid_to").shift(1),
         )
-        .filter(
-            pl.col("same")
-            & (pl.col("prev_to").is_null() | (pl.col("valid_from") < pl.col("prev_to")))
+    )
+    if by_hash.select((pl.col("same_key") & ~pl.col("same")).any()).item():
+        # a hash collision: fall back to sorting the pseudonyms themselves
+        by_hash = periods.sort(["pseudonym", "valid_from"]).with_columns(
+            same=pl.col("pseudonym") == pl.col("pseudonym").shift(1),
+            prev_to=pl.col("valid_to").shift(1),
         )
+    flagged = by_hash.filter(
+        pl.col("same") & (pl.col("prev_to").is_null() | (pl.col("valid_from") < pl.col("prev_to")))
     )
     return int(flagged.get_column("pseudonym").n_unique())
 
