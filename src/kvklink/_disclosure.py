@@ -125,6 +125,12 @@ class ProtectedTable:
     parameters : dict
         The policy, table kind, dimensions and whether margins are published.
     kind : {"count", "magnitude"}
+
+    Notes
+    -----
+    The object also keeps the original cell values (for :meth:`check`): publish the
+    ``frame``, :meth:`to_markdown` or :meth:`to_html` output, never the object itself (e.g.
+    pickled).
     """
 
     frame: Any
