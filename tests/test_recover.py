@@ -240,3 +240,19 @@ def test_person_spec_links_a_persons_file() -> None:
     accepted = f["status"] == "accepted"
     assert accepted.mean() > 0.8
     assert (f.filter(accepted)["person_id"] == truth.filter(accepted)).all()
+
+
+def test_prepared_reference_gives_the_same_result(small) -> None:  # type: ignore[no-untyped-def]
+    register, queries, _ = small
+    prepared = kl.linkage.prepare_reference(register, spec=SPEC)
+    assert "rows=" in repr(prepared)
+    a = kl.recover_kvk(queries, register, spec=SPEC)
+    b = kl.recover_kvk(queries, prepared, spec=SPEC)
+    assert a.frame.equals(b.frame)
+    # a second batch reuses the same preparation
+    c = kl.recover_kvk(queries.head(10), prepared, spec=SPEC)
+    assert c.frame.height == 10
+    other = RecoverySpec(fields=tuple(f for f in SPEC.fields if f.name != "legal_form"),
+                         blocking=SPEC.blocking, query_id="interaction_id")
+    with pytest.raises(ConfigError, match="prepare_reference"):
+        kl.recover_kvk(queries, prepared, spec=other)

@@ -22,10 +22,12 @@ from kvklink.linkage._fellegi_sunter import FellegiSunterModel
 from kvklink.linkage._quality import QualityReport, recovery_quality, threshold_curve
 from kvklink.linkage._recover import (
     RECOVERY_STATUSES,
+    PreparedReference,
     RecoveryResult,
     RecoverySpec,
     company_spec,
     person_spec,
+    prepare_reference,
     recover_kvk,
 )
 from kvklink.linkage._review import export_review, import_review
@@ -43,6 +45,7 @@ __all__ = [
     "FieldComparison",  # recovery (fuzzy)
     "LinkResult",  # exact linkage
     "LinkageReport",  # exact linkage (report)
+    "PreparedReference",  # recovery (fuzzy)
     "QualityReport",  # recovery (fuzzy)
     "RecoveryResult",  # recovery (fuzzy)
     "RecoverySpec",  # recovery (fuzzy)
@@ -52,6 +55,7 @@ __all__ = [
     "link",  # exact linkage
     "linkage_report",  # exact linkage (report)
     "person_spec",  # recovery (fuzzy)
+    "prepare_reference",  # recovery (fuzzy)
     "recover_kvk",  # recovery (fuzzy)
     "recovery_quality",  # recovery (fuzzy)
     "threshold_curve",  # recovery (fuzzy)

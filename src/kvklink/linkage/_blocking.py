@@ -158,7 +158,9 @@ def _keyed(
     if explode:
         out = out.explode(explode)
     names = [f"__k{i}" for i in range(len(keys))]
-    out = out.drop_nulls(names).unique()
+    # (row, keys) is unique already: single-valued keys give one row per input row and
+    # exploded words are deduplicated per row by the key expression
+    out = out.drop_nulls(names)
     rare = [f"__k{i}" for i, k in enumerate(keys) if k.endswith(":rare")]
     if rare and rare_against is not None:
         col = rare[0]

@@ -166,8 +166,12 @@ def similarity_scores(
 
 
 def _scores(
-    a: npt.NDArray[np.object_], b: npt.NDArray[np.object_], similarity: Similarity
+    a: npt.NDArray[np.object_],
+    b: npt.NDArray[np.object_],
+    similarity: Similarity,
+    cutoff: float = 0.0,
 ) -> npt.NDArray[np.float64]:
+    """Similarities; values below ``cutoff`` may be returned as 0 (rapidfuzz exits early)."""
     if a.size == 0:
         return np.zeros(0, dtype=np.float64)
     if similarity == "exact":
@@ -179,9 +183,13 @@ def _scores(
         same_num = np.asarray(num_a == num_b, dtype=bool)
         return np.where(same, 1.0, np.where(same_num, 0.9, 0.0))
     if similarity == "jaro_winkler_token_set":
-        return np.maximum(_scores(a, b, "jaro_winkler"), _scores(a, b, "token_set"))
+        return np.maximum(
+            _scores(a, b, "jaro_winkler", cutoff), _scores(a, b, "token_set", cutoff)
+        )
     scorer, scale = _SCORERS[similarity]
-    scores = process.cpdist(a, b, scorer=scorer, workers=-1, dtype=np.float64)
+    scores = process.cpdist(
+        a, b, scorer=scorer, workers=-1, dtype=np.float64, score_cutoff=cutoff * scale
+    )
     return np.asarray(scores, dtype=np.float64) / scale
 
 
@@ -243,7 +251,8 @@ def _levels_of_values(
     if comparison.thresholds:
         todo = np.flatnonzero(~exact)
         if todo.size:
-            sims = _scores(a[todo], b[todo], comparison.similarity)
+            sims = _scores(a[todo], b[todo], comparison.similarity,
+                           cutoff=comparison.thresholds[0])
             partial = np.ones(todo.size, dtype=np.int8)
             for k, t in enumerate(comparison.thresholds):
                 partial[sims >= t] = k + 2

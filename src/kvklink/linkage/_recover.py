@@ -60,10 +60,12 @@ from kvklink.linkage._standardise import clean_expr
 
 __all__ = [
     "RECOVERY_STATUSES",
+    "PreparedReference",
     "RecoveryResult",
     "RecoverySpec",
     "company_spec",
     "person_spec",
+    "prepare_reference",
     "recover_kvk",
 ]
 
@@ -358,6 +360,62 @@ def _levels(
     return out
 
 
+@dataclass(frozen=True, repr=False)
+class PreparedReference:
+    """A reference frame standardised once, for recovering many batches of queries.
+
+    Made by :func:`prepare_reference`; pass it to :func:`recover_kvk` as ``handelsregister``
+    with a spec that has the same field comparisons and target. Holds the original frame,
+    the standardised fields in canonical order and the value dictionaries used to compare.
+    """
+
+    spec: RecoverySpec
+    frame: pl.DataFrame = field(compare=False)
+    standardised: pl.DataFrame = field(compare=False)
+    dictionaries: tuple[_Dictionary, ...] = field(compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"PreparedReference(rows={self.frame.height}, "
+            f"fields={[f.name for f in self.spec.fields]})"
+        )
+
+
+def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None) -> (
+    PreparedReference
+):
+    """Standardise a reference frame once for repeated :func:`recover_kvk` calls.
+
+    >>> import polars as pl
+    >>> ref = prepare_reference(pl.DataFrame({
+    ...     "kvk_nummer": ["01234567"], "trade_name": ["Jansen B.V."], "street": ["Laan"],
+    ...     "house_number": ["1"], "postcode": ["1234 AB"], "city": ["Ede"]}))
+    >>> ref
+    PreparedReference(rows=1, fields=['name', 'legal_form', 'street', 'house_number', \
+'postcode', 'city'])
+    """
+    spec = company_spec() if spec is None else spec
+    r, _ = to_polars(handelsregister, argument="handelsregister")
+    require_columns(r, [*spec.right_columns, spec.target], argument="handelsregister")
+    if r.height == 0:
+        msg = (
+            "The 'handelsregister' frame is empty (0 rows). Hint: pass the register extract "
+            "the queries are to be matched against."
+        )
+        raise SchemaError(msg)
+    names = [f.name for f in spec.fields]
+    rs = _standardised(r, spec, "right").with_columns(
+        r[spec.target].cast(pl.Utf8).alias("__target")
+    ).with_row_index("__orig")
+    rs = (
+        rs.with_columns(rs.select("__target", *names).hash_rows(seed=0).alias("__h"))
+        .sort("__h", maintain_order=True)
+        .with_row_index("r")
+    )
+    dictionaries = tuple(value_dictionary(rs[fc.name]) for fc in spec.fields)
+    return PreparedReference(spec=spec, frame=r, standardised=rs, dictionaries=dictionaries)
+
+
 def recover_kvk(
     queries: Any,
     handelsregister: Any,
@@ -376,7 +434,9 @@ def recover_kvk(
         columns (default ``company_name, street, house_number, postcode, city``).
     handelsregister
         Reference records with the spec's reference columns and target (``kvk_nummer``);
-        several rows (establishments) per KVK number are fine.
+        several rows (establishments) per KVK number are fine. Or a
+        :class:`PreparedReference` from :func:`prepare_reference`, to standardise a large
+        register once and recover many batches of queries against it.
     spec
         Comparison spec; default :func:`company_spec`.
     thresholds
@@ -402,33 +462,36 @@ def recover_kvk(
     spec = company_spec() if spec is None else spec
     accept, review = _check_thresholds(thresholds, min_margin)
     q, kind = to_polars(queries, argument="queries")
-    r, _ = to_polars(handelsregister, argument="handelsregister")
     qcols = spec.left_columns + ([spec.query_id] if spec.query_id else [])
     require_columns(q, qcols, argument="queries")
-    require_columns(r, [*spec.right_columns, spec.target], argument="handelsregister")
-    if r.height == 0:
-        msg = (
-            "The 'handelsregister' frame is empty (0 rows). Hint: pass the register extract "
-            "the queries are to be matched against."
-        )
-        raise SchemaError(msg)
+    if isinstance(handelsregister, PreparedReference):
+        prepared = handelsregister
+        if prepared.spec.fields != spec.fields or prepared.spec.target != spec.target:
+            msg = (
+                "The prepared reference was made with other field comparisons or target "
+                "than 'spec'. Hint: call prepare_reference(frame, spec=spec) with this spec."
+            )
+            raise ConfigError(msg)
+    else:
+        prepared = prepare_reference(handelsregister, spec=spec)
+    r = prepared.frame
     names = [f.name for f in spec.fields]
     target = spec.target
     wcols = [f"w_{n}" for n in names]
 
-    # Canonical order: results must not depend on the row order of either input.
+    # Canonical order: results must not depend on the row order of either input. Rows are
+    # ordered by a fixed-seed hash of their standardised content (and target / query id);
+    # rows with equal content are interchangeable, so their relative order does not matter.
     qs = _standardised(q, spec, "left").with_row_index("__orig")
-    qsort = names + ([spec.query_id] if spec.query_id else [])
     if spec.query_id:
         qs = qs.with_columns(q[spec.query_id].cast(pl.Utf8).alias(spec.query_id))
-    qs = qs.sort(qsort, nulls_last=True, maintain_order=True)
-    rs = _standardised(r, spec, "right").with_columns(
-        r[target].cast(pl.Utf8).alias("__target")
-    ).with_row_index("__orig")
-    rs = rs.sort(["__target", *names], nulls_last=True, maintain_order=True)
+    qcontent = names + ([spec.query_id] if spec.query_id else [])
+    qs = qs.with_columns(
+        qs.select(qcontent).hash_rows(seed=0).alias("__h")
+    ).sort("__h", maintain_order=True)
+    rs = prepared.standardised
     nq, nr = qs.height, rs.height
     qs = qs.with_row_index("q")
-    rs = rs.with_row_index("r")
 
     cands, stats = candidate_pairs(qs.select("q", *names), rs.select("r", *names), spec.blocking)
     for st in stats:
@@ -443,7 +506,7 @@ def recover_kvk(
         qi = cands["q"].to_numpy()
         ri = cands["r"].to_numpy()
         qdict = [value_dictionary(qs[fc.name]) for fc in spec.fields]
-        rdict = [value_dictionary(rs[fc.name]) for fc in spec.fields]
+        rdict = list(prepared.dictionaries)
         levels = _levels(qdict, rdict, qi, ri, spec)
         u_cand = level_frequencies(levels, n_levels)
         if spec.u_init == "candidates":
