@@ -213,6 +213,8 @@ def test_property_report_never_publishes_small_cells(
     for dim, table in report.tables.items():
         margin = table.frame.filter(pl.col(dim) == TOTAL_LABEL)
         assert set(margin.filter(pl.col("suppressed"))["category"].to_list()) == overall_supp
+    # the tables together do not let anyone recompute a suppressed cell either
+    assert not report.check()["recomputable"].any()
 
 
 def test_report_on_synthetic_link_with_register_covariates() -> None:
@@ -253,3 +255,6 @@ def test_report_on_synthetic_link_with_register_covariates() -> None:
     assert not ((published["interactions"] > 0) & (published["interactions"] < 10)).any()
     for table in report.tables.values():
         assert not table.check()["recomputable"].any()
+    joint = report.check()
+    assert not joint["recomputable"].any()
+    assert set(joint["table"]) <= {"all", "intake", "unlinked_reason", *report.tables}

@@ -11,9 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
-from kvklink._disclosure import TOTAL_LABEL, DisclosurePolicy, ProtectedTable, protect_table
+from kvklink._disclosure import (
+    TOTAL_LABEL,
+    DisclosurePolicy,
+    ProtectedTable,
+    _intervals,
+    protect_table,
+)
 from kvklink.errors import SchemaError
 from kvklink.frames import require_columns, to_polars
 from kvklink.ledger import RowLedger
@@ -121,6 +128,103 @@ class LinkageReport:
                 )
             )
         return pl.concat([*parts, reasons])
+
+    def check(self) -> pl.DataFrame:
+        """Audit all tables *jointly*: can any suppressed cell be recomputed from them together?
+
+        The tables share cells (the overall counts are the margin row of every dimension
+        table; the unlinked total heads the reasons table; the pseudonymised rows of the
+        intake table are the overall total). This solves one linear program over every table
+        at once — shared cells as one variable, published cells fixed, suppressed cells
+        non-negative, every row and column adding up to its total — for the minimum and
+        maximum of each suppressed cell.
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per suppressed cell (shared cells once): ``table``, ``level``,
+            ``category``, ``lower``, ``upper``, ``recomputable`` (interval is a point). The
+            bounds narrow suppressed values down: keep this frame in the secure environment.
+        """
+        named: list[tuple[str, ProtectedTable]] = [("all", self.overall), *self.tables.items()]
+        named.append(("unlinked_reason", self.reasons))
+        if self.intake is not None:
+            named.append(("intake", self.intake))
+        offsets: dict[str, int] = {}
+        labels: list[tuple[str, str, str]] = []
+        values: list[float] = []
+        suppressed: list[bool] = []
+        constraints: list[tuple[tuple[int, ...], int]] = []
+        for name, table in named:
+            offsets[name] = len(values)
+            dims = table.parameters["dimensions"]
+            cells = table._cells
+            first = cells.get_column(dims[0]).to_list()
+            second = cells.get_column(dims[1]).to_list() if len(dims) > 1 else None
+            for k in range(cells.height):
+                if second is not None:
+                    labels.append((name, str(first[k]), str(second[k])))
+                elif name == "all":
+                    labels.append((name, TOTAL_LABEL, str(first[k])))
+                else:
+                    labels.append((name, str(first[k]), ""))
+            values.extend(float(v) for v in table._true_values)
+            suppressed.extend(bool(v) for v in cells.get_column("suppressed").to_list())
+            off = offsets[name]
+            constraints.extend(
+                (tuple(off + c for c in parts), off + total) for parts, total in table._constraints
+            )
+        index = {lab: k for k, lab in enumerate(labels)}
+        parent = list(range(len(values)))
+
+        def root(k: int) -> int:
+            while parent[k] != k:
+                parent[k] = parent[parent[k]]
+                k = parent[k]
+            return k
+
+        def unite(a: tuple[str, str, str], b: tuple[str, str, str]) -> None:
+            if a in index and b in index:
+                parent[root(index[a])] = root(index[b])
+
+        for name in self.tables:
+            for category in (*LINKAGE_CATEGORIES, TOTAL_LABEL):
+                unite((name, TOTAL_LABEL, category), ("all", TOTAL_LABEL, category))
+        unite(("unlinked_reason", TOTAL_LABEL, ""), ("all", TOTAL_LABEL, "unlinked"))
+        unite(("intake", _REACHED, ""), ("all", TOTAL_LABEL, TOTAL_LABEL))
+        roots = sorted({root(k) for k in range(len(values))})
+        pos = {r: i for i, r in enumerate(roots)}
+        g_values = np.zeros(len(roots))
+        g_suppressed = np.ones(len(roots), dtype=bool)
+        for k in range(len(values)):
+            g = pos[root(k)]
+            g_values[g] = values[k]
+            g_suppressed[g] &= suppressed[k]  # published anywhere = known
+        g_constraints = [
+            (tuple(pos[root(c)] for c in parts), pos[root(total)]) for parts, total in constraints
+        ]
+        lower, upper = _intervals(g_values, g_suppressed, g_constraints)
+        idx = np.flatnonzero(g_suppressed)
+        first_member = {pos[root(k)]: labels[k] for k in range(len(values) - 1, -1, -1)}
+        rows = [first_member[int(g)] for g in idx]
+        return pl.DataFrame(
+            {
+                "table": [r[0] for r in rows],
+                "level": [r[1] for r in rows],
+                "category": [r[2] for r in rows],
+                "lower": lower,
+                "upper": upper,
+                "recomputable": (upper - lower) <= 1e-7 * max(1.0, float(np.max(g_values))),
+            },
+            schema={
+                "table": pl.Utf8,
+                "level": pl.Utf8,
+                "category": pl.Utf8,
+                "lower": pl.Float64,
+                "upper": pl.Float64,
+                "recomputable": pl.Boolean,
+            },
+        )
 
     def link_rates(self) -> pl.DataFrame:
         """Link rate per dimension level, where it can be published.
