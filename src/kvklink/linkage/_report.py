@@ -21,7 +21,7 @@ from kvklink._disclosure import (
     _intervals,
     protect_table,
 )
-from kvklink.errors import SchemaError
+from kvklink.errors import DisclosureError, SchemaError
 from kvklink.frames import require_columns, to_polars
 from kvklink.ledger import RowLedger
 from kvklink.linkage._exact import LINK_STATUSES
@@ -415,6 +415,13 @@ def linkage_report(
     Returns
     -------
     LinkageReport
+        Audited jointly (:meth:`LinkageReport.check`) before it is returned.
+
+    Raises
+    ------
+    DisclosureError
+        The tables taken together would let a suppressed cell be recomputed (not observed in
+        testing, but checked every time).
 
     Examples
     --------
@@ -532,9 +539,17 @@ def linkage_report(
         if shared <= forced:
             break
         forced |= shared
-    return LinkageReport(
+    report = LinkageReport(
         tables=tables, reasons=reasons, overall=overall, policy=policy, intake=intake
     )
+    n_exposed = int(report.check().get_column("recomputable").sum())
+    if n_exposed:  # pragma: no cover - not seen in testing; refuse rather than publish
+        msg = (
+            f"{n_exposed} suppressed cell(s) of the linkage report can be recomputed from its "
+            "tables taken together. Hint: report fewer dimensions or coarser categories."
+        )
+        raise DisclosureError(msg)
+    return report
 
 
 def _intake_cells(ledger: RowLedger, n_rows: int) -> pl.DataFrame:
