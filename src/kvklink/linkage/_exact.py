@@ -392,7 +392,7 @@ def link(
     gather = pl.Series(np.where(linked, pick, 0), dtype=pl.Int64)
     be_id = cand.get_column("be_id").gather(gather) if cand.height else None
     be_col = (
-        pl.Series("be_id", [None] * n_rows, dtype=hist.schema["be_id"])
+        pl.Series("be_id", [], dtype=hist.schema["be_id"]).extend_constant(None, n_rows)
         if be_id is None
         else pl.select(
             pl.when(pl.Series(linked)).then(be_id).otherwise(None).alias("be_id")
