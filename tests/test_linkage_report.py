@@ -185,7 +185,7 @@ def test_all_linked_has_empty_reasons_table() -> None:
 STATUSES = ["linked", "linked", "not_in_register", "not_valid_at_date", "missing", "no_consent"]
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     spec=st.lists(
         st.tuples(
@@ -197,14 +197,35 @@ STATUSES = ["linked", "linked", "not_in_register", "not_valid_at_date", "missing
         ),
         min_size=1,
         max_size=10,
-    )
+    ),
+    firms=st.integers(3, 60),
 )
 def test_property_report_never_publishes_small_cells(
-    spec: list[tuple[str, str, str | None, str | None, int]],
+    spec: list[tuple[str, str, str | None, str | None, int]], firms: int
 ) -> None:
-    report = linkage_report(
-        frame_of(spec), by=["activity", "kvk_region"], recovery_column="recovery_status"
+    frame = frame_of(spec).with_columns(pseudonym=pl.format("f{}", pl.int_range(pl.len()) % firms))
+    report = linkage_report(frame, by=["activity", "kvk_region"], recovery_column="recovery_status")
+    # no published cell of the activity table has interactions from 1..9 firms
+    table = report.tables["activity"].frame.filter(~pl.col("suppressed"))
+    with_cat = frame.with_columns(
+        category=pl.when(
+            (pl.col("link_status") == "linked") & (pl.col("recovery_status") == "accepted")
+        )
+        .then(pl.lit("linked_recovered"))
+        .when(pl.col("link_status") == "linked")
+        .then(pl.lit("linked_exact"))
+        .when(pl.col("recovery_status") == "review")
+        .then(pl.lit("in_review"))
+        .otherwise(pl.lit("unlinked"))
     )
+    for row in table.iter_rows(named=True):
+        sub = with_cat
+        if row["activity"] != TOTAL_LABEL:
+            sub = sub.filter(pl.col("activity") == row["activity"])
+        if row["category"] != TOTAL_LABEL:
+            sub = sub.filter(pl.col("category") == row["category"])
+        n_firms = sub["pseudonym"].n_unique() if sub.height else 0
+        assert n_firms == 0 or n_firms >= 10, row
     published = report.frame.filter(~pl.col("suppressed"))
     assert not ((published["interactions"] > 0) & (published["interactions"] < 10)).any()
     overall = report.overall.frame
@@ -217,6 +238,7 @@ def test_property_report_never_publishes_small_cells(
     assert not report.check()["recomputable"].any()
 
 
+@pytest.mark.slow
 def test_report_on_synthetic_link_with_register_covariates() -> None:
     synth = pytest.importorskip("kvklink.synth")
     import kvklink as kl
@@ -258,3 +280,22 @@ def test_report_on_synthetic_link_with_register_covariates() -> None:
     joint = report.check()
     assert not joint["recomputable"].any()
     assert set(joint["table"]) <= {"all", "intake", "unlinked_reason", *report.tables}
+
+
+def test_threshold_rule_counts_firms_not_interactions() -> None:
+    # webinar: 40 interactions by 40 firms; event: 30 interactions by only 3 firms
+    frame = pl.DataFrame(
+        {
+            "activity": ["webinar"] * 40 + ["event"] * 30,
+            "link_status": ["linked"] * 70,
+            "pseudonym": [f"p{i}" for i in range(40)] + [f"q{i % 3}" for i in range(30)],
+        }
+    )
+    report = linkage_report(frame, by=["activity"])
+    event = report.tables["activity"].frame.filter(pl.col("activity") == "event")
+    assert event.filter(pl.col("category") == "linked_exact")["reason"].item() == "forced"
+    assert event["value"].drop_nulls().to_list() == [0, 0, 0]  # only the empty cells remain
+    assert not report.check()["recomputable"].any()
+    # counting interactions only, the same table is published in full
+    plain = linkage_report(frame, by=["activity"], unit_column=None)
+    assert not plain.tables["activity"].frame["suppressed"].any()

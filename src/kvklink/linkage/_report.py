@@ -383,6 +383,7 @@ def linkage_report(
     date_column: str = "date",
     policy: DisclosurePolicy | None = None,
     ledger: RowLedger | None = None,
+    unit_column: str | None = "pseudonym",
 ) -> LinkageReport:
     """Count interactions by group and outcome, under disclosure control.
 
@@ -411,6 +412,12 @@ def linkage_report(
         Adds a table of every raw input row by intake outcome — rows that never reached
         linkage (unusable or missing KVK number, no consent …) — and the link rate over all
         input rows. Its pseudonymised rows must equal the rows of ``frame``.
+    unit_column : str or None, default "pseudonym"
+        The firm behind each interaction. Counts are of interactions, but the threshold rule
+        is about units: any cell (margins included) with interactions from fewer than
+        ``policy.min_units`` distinct firms is suppressed too (reason ``forced``), so a cell
+        of many interactions by a few firms is not published. Rows with a null unit count as
+        one firm each. Ignored when the column is absent; ``None`` counts interactions only.
 
     Returns
     -------
@@ -486,6 +493,14 @@ def linkage_report(
         )
     cells = {dim: counts(dim) for dim in [None, *dims]}
     intake_cells = None if ledger is None else _intake_cells(ledger, data.height)
+    use_units = unit_column is not None and unit_column in data.columns
+    few: dict[str | None, list[tuple[str, ...]]] = {}
+    for key in [None, *dims, _REASON]:
+        few[key] = (
+            _few_units(data, key, unit_column, policy.min_units)
+            if use_units and unit_column is not None
+            else []
+        )
 
     # The tables share cells: the overall counts are the margin row of every dimension table,
     # and the unlinked total heads the reasons table. A shared cell suppressed in one table is
@@ -497,7 +512,7 @@ def linkage_report(
             rows="category",
             unit_count="interactions",
             policy=policy,
-            suppress=[(c,) for c in sorted(forced)],
+            suppress=[*few[None], *((c,) for c in sorted(forced))],
         )
         tables = {
             dim: protect_table(
@@ -506,7 +521,7 @@ def linkage_report(
                 columns="category",
                 unit_count="interactions",
                 policy=policy,
-                suppress=[(TOTAL_LABEL, c) for c in sorted(forced)],
+                suppress=[*few[dim], *((TOTAL_LABEL, c) for c in sorted(forced))],
             )
             for dim in dims
         }
@@ -515,7 +530,7 @@ def linkage_report(
             rows="unlinked_reason",
             unit_count="interactions",
             policy=policy,
-            suppress=[(TOTAL_LABEL,)] if "unlinked" in forced else [],
+            suppress=[*few[_REASON], *([(TOTAL_LABEL,)] if "unlinked" in forced else [])],
         )
         intake = (
             None
@@ -550,6 +565,40 @@ def linkage_report(
         )
         raise DisclosureError(msg)
     return report
+
+
+def _few_units(
+    data: pl.DataFrame, dim: str | None, unit_column: str, min_units: int
+) -> list[tuple[str, ...]]:
+    """Cells (margins included, labels as rendered) with 1..min_units-1 distinct units.
+
+    ``dim`` None: the overall table (category); ``_REASON``: the unlinked-reasons table;
+    otherwise the dimension × category table.
+    """
+    unit = pl.col(unit_column)
+    n_units = (unit.drop_nulls().n_unique() + unit.null_count()).alias("n")
+    if dim == _REASON:
+        frame = data.filter(pl.col(_CATEGORY) == "unlinked").with_columns(
+            __a=pl.col(_REASON).cast(pl.Utf8).fill_null("unknown")
+        )
+        axes = ["__a"]
+    else:
+        frame = data.with_columns(__b=pl.col(_CATEGORY).cast(pl.Utf8))
+        if dim is None:
+            axes = ["__b"]
+        else:
+            frame = frame.with_columns(__a=pl.col(dim).cast(pl.Utf8).fill_null("unknown"))
+            axes = ["__a", "__b"]
+    if frame.height == 0:
+        return []
+    found: list[tuple[str, ...]] = []
+    # every subset of the axes: the cells, then the margins over each axis, then the total
+    for kept in [axes, *([[a] for a in axes] if len(axes) == 2 else []), []]:
+        groups = frame.group_by(kept).agg(n_units) if kept else frame.select(n_units)
+        groups = groups.filter((pl.col("n") > 0) & (pl.col("n") < min_units))
+        for row in groups.iter_rows(named=True):
+            found.append(tuple(str(row[a]) if a in kept else TOTAL_LABEL for a in axes))
+    return found
 
 
 def _intake_cells(ledger: RowLedger, n_rows: int) -> pl.DataFrame:
