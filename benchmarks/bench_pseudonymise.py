@@ -26,7 +26,9 @@ other work on the machine inflates wall times). Measured, per case:
   no de-duplication: the same work as the bare loop);
 * ``kernel_1thread``: the same with ``NUMBA_NUM_THREADS=1``;
 * ``pseudonymise_polars`` / ``pseudonymise_pandas``: end-to-end ``kvklink.pseudonymise`` on the
-  raw frame (normalise + consent + HMAC over unique ids + join back + ledger), when available.
+  raw frame (normalise + consent + HMAC over unique ids + join back + ledger), when available;
+* ``pseudonymise_polars_no_consent``: the same with ``consent=None`` (the register side), so
+  every row's id is hashed, as in the bare loop.
 
 Separately, the first-call cost of the numba kernel is measured in a child with an empty
 ``NUMBA_CACHE_DIR`` (compile from scratch) and in a child that loads the on-disk cache.
@@ -227,11 +229,15 @@ def child(measure: str, case: str, repeat: int) -> dict[str, Any]:
             return hmac_sha256_hex(key, b"kvk:", kvk8, engine="numba")
 
         run_small = None
-    elif measure in ("pseudonymise_polars", "pseudonymise_pandas"):
+    elif measure.startswith("pseudonymise_"):
         import kvklink
 
         pseudonymise = _pseudonymise_function()
-        policy = kvklink.ConsentPolicy(PURPOSE, AS_OF)  # type: ignore[attr-defined]
+        policy = (
+            None
+            if measure.endswith("no_consent")
+            else kvklink.ConsentPolicy(PURPOSE, AS_OF)  # type: ignore[attr-defined]
+        )
         pkey = kvklink.LinkageKey.generate().for_purpose(PURPOSE)  # type: ignore[attr-defined]
         del raw, kvk8
         data = frame.to_pandas() if measure.endswith("pandas") else frame
@@ -402,7 +408,11 @@ def main() -> None:
 
     measures = ["bare_hmac_loop", "bare_hmac_loop_hex", "kernel", "kernel_1thread"]
     if e2e:
-        measures += ["pseudonymise_polars", "pseudonymise_pandas"]
+        measures += [
+            "pseudonymise_polars",
+            "pseudonymise_pandas",
+            "pseudonymise_polars_no_consent",
+        ]
     for case in args.cases:
         ensure_data_in_child(case)
         rows: dict[str, Any] = {}
