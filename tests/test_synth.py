@@ -303,6 +303,15 @@ def test_interactions_shape(data: synth.SyntheticData) -> None:
     assert t.group_by("true_be_id").len()["len"].max() > 2  # type: ignore[operator]
     assert data.truth["duplicate"].sum() > 0
     emails = it["email"].drop_nulls()
+    # repeat users mostly give the same e-mail address
+    per_firm = (
+        it.join(data.truth, on="interaction_id")
+        .filter(pl.col("email").is_not_null() & pl.col("true_be_id").is_not_null())
+        .group_by("true_be_id")
+        .agg(pl.col("email").n_unique().alias("u"), pl.len().alias("n"))
+        .filter(pl.col("n") > 1)
+    )
+    assert per_firm["u"].mean() < 0.7 * per_firm["n"].mean()  # type: ignore[operator]
     assert emails.str.contains(r"^[a-z0-9.\-]+@[a-z0-9.\-]+\.[a-z]+$").all()
 
 

@@ -755,11 +755,20 @@ def _interactions(
     firsts = vocab["first_names"]
     lasts = vocab["last_names"]
     domains = vocab["free_email_domains"]
+    # one contact per firm (repeat users mostly give the same address), sometimes a colleague
+    n_users = usage.users.size
+    f_idx = zipf_index(rng, n_users + n, len(firsts))
+    l_idx = zipf_index(rng, n_users + n, len(lasts))
+    d_idx = rng.integers(0, len(domains), size=n_users + n)
+    k_flag = rng.random(n_users + n) < 0.55
+    user_pos = np.searchsorted(usage.users, np.maximum(true_unit, 0))
+    same = (true_unit >= 0) & (rng.random(n) < 0.85)
+    pick = np.where(same, user_pos, n_users + np.arange(n))
     frame = frame.with_columns(
-        _gather(firsts, zipf_index(rng, n, len(firsts)), enum=False).alias("_ef"),
-        _gather(lasts, zipf_index(rng, n, len(lasts)), enum=False).alias("_el"),
-        _gather(domains, rng.integers(0, len(domains), size=n), enum=False).alias("_ed"),
-        pl.Series("_ek", rng.random(n) < 0.55),
+        _gather(firsts, f_idx[pick], enum=False).alias("_ef"),
+        _gather(lasts, l_idx[pick], enum=False).alias("_el"),
+        _gather(domains, d_idx[pick], enum=False).alias("_ed"),
+        pl.Series("_ek", k_flag[pick]),
     )
     slug = c("trade_name").str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
     personal = pl.concat_str(
