@@ -26,7 +26,8 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_stage_order() -> None:
-    assert [name for name, _ in STAGES][:4] == ["generate", "pseudonymise", "link", "effect"]
+    names = [name for name, _ in STAGES]
+    assert names[:5] == ["generate", "recover", "pseudonymise", "link", "effect"]
 
 
 def test_outputs_and_summary(demo_dir: tuple[Path, str]) -> None:
@@ -42,7 +43,7 @@ def test_outputs_and_summary(demo_dir: tuple[Path, str]) -> None:
     ):
         assert (out / rel).is_file(), rel
     summary = json.loads((out / "demo-summary.json").read_text())
-    assert summary["stages"][:3] == ["generate", "pseudonymise", "link"]
+    assert summary["stages"][:3] == ["generate", "recover", "pseudonymise"]
     assert "DEMO key" in text
     assert "linked to a BE" in text
     assert "planted effect" in text
@@ -87,13 +88,18 @@ def test_ledgers_reconcile_and_links_are_true(demo_dir: tuple[Path, str]) -> Non
     truth = pl.read_parquet(out / "synthetic" / "truth.parquet")
     rows = linked.filter(pl.col("link_status") == "linked").join(truth, on="interaction_id")
     assert rows.height > 0
-    honest = rows.filter(pl.col("kvk_form").cast(pl.String) != "typo")
+    given = rows.filter(pl.col("kvk_source") == "given")
+    honest = given.filter(pl.col("kvk_form").cast(pl.String) != "typo")
     assert (honest["be_id"] == honest["true_be_id"]).all()
+    recovered = rows.filter(pl.col("kvk_source") == "recovered")
+    assert recovered.height > 0
+    assert (recovered["be_id"] == recovered["true_be_id"]).mean() > 0.95  # type: ignore[operator]
 
 
 def test_rerun_replaces_the_demo_key(tmp_path: Path) -> None:
-    first = run_demo(tmp_path, scale=0.001, stages=STAGES[:2])
-    second = run_demo(tmp_path, scale=0.001, stages=STAGES[:2])
+    stages = [s for s in STAGES if s[0] in {"generate", "pseudonymise"}]
+    first = run_demo(tmp_path, scale=0.001, stages=stages)
+    second = run_demo(tmp_path, scale=0.001, stages=stages)
     assert first.key is not None
     assert second.key is not None
     assert first.key.key_id != second.key.key_id

@@ -8,6 +8,8 @@ Stages so far:
 
 1. ``generate``: synthetic register, KVK history, Handelsregister, interactions and truth
    (``OUTDIR/synthetic/``; all synthetic, nothing real);
+1b. ``recover``: at the data holder, missing KVK numbers recovered from name and address
+   against the Handelsregister (accepted matches only);
 2. ``pseudonymise``: a fresh **DEMO** key (``OUTDIR/demo-key/``, mode 0600, never printed),
    both sides pseudonymised with one purpose key (``OUTDIR/pseudonymised/``);
 3. ``link``: pseudonymised interactions linked to the BE valid at each date
@@ -39,8 +41,9 @@ from kvklink import CohortSpec, build_cohort, estimate_att, match
 from kvklink.cli._app import EXIT_FAILURE, EXIT_USAGE, app
 from kvklink.consent import ConsentPolicy
 from kvklink.errors import InputError, KvklinkError
+from kvklink.identifiers import USABLE_KVK_REASONS, normalise_kvk
 from kvklink.keys import LinkageKey, PurposeKey
-from kvklink.linkage import LinkResult, link
+from kvklink.linkage import LinkResult, link, recover_kvk
 from kvklink.pseudonymise import PseudonymisationResult, pseudonymise
 from kvklink.synth import SyntheticData, generate
 
@@ -149,6 +152,57 @@ def stage_generate(ctx: DemoContext) -> None:
     ctx.note("generate", "firms that used a service (truth)", f"{data.treatment.height:,}")
 
 
+def stage_recover(ctx: DemoContext) -> None:
+    """At the data holder, in the clear: recover missing KVK numbers from name and address.
+
+    Interactions without a usable KVK number but with a company name are matched against the
+    Handelsregister (:func:`kvklink.recover_kvk`); accepted numbers fill ``kvk_nummer`` and
+    ``kvk_source`` says ``given`` or ``recovered``. Review-band matches are left out here (a
+    real run exports them for clerical review).
+    """
+    data = ctx.require_data()
+    inter = data.interactions.with_row_index("_row")
+    norm = normalise_kvk(inter["kvk_nummer"])
+    usable = norm["reason"].is_in(list(USABLE_KVK_REASONS))
+    queries = inter.filter(~usable & pl.col("company_name").is_not_null())
+    source = pl.when(usable).then(pl.lit("given")).otherwise(None)
+    inter = inter.with_columns(source.alias("kvk_source"))
+    if queries.height:
+        result = recover_kvk(queries, data.handelsregister, seed=ctx.seed)
+        found = pl.DataFrame(
+            {
+                "_row": queries["_row"],
+                "_rec": result.frame["kvk_nummer"],
+                "_status": result.frame["status"],
+            }
+        ).filter(pl.col("_status") == "accepted")
+        inter = (
+            inter.join(found, on="_row", how="left")
+            .with_columns(
+                pl.coalesce("_rec", "kvk_nummer").alias("kvk_nummer"),
+                pl.when(pl.col("_rec").is_not_null())
+                .then(pl.lit("recovered"))
+                .otherwise(pl.col("kvk_source"))
+                .alias("kvk_source"),
+            )
+            .drop("_rec", "_status")
+        )
+        counts = result.counts
+        truth = found.join(
+            data.truth.with_row_index("_row").select("_row", "true_kvk_nummer"), on="_row"
+        )
+        right = int((truth["_rec"] == truth["true_kvk_nummer"]).sum())
+        ctx.note("recover", "queries without a usable number", f"{queries.height:,}")
+        ctx.note(
+            "recover",
+            "accepted / review / rejected",
+            " / ".join(f"{counts.get(k, 0):,}" for k in ("accepted", "review", "rejected")),
+        )
+        if found.height:
+            ctx.note("recover", "accepted that are right (truth)", f"{right / found.height:.1%}")
+    ctx.results["interactions_for_intake"] = inter.drop("_row")
+
+
 def stage_pseudonymise(ctx: DemoContext) -> None:
     """Fresh DEMO key; pseudonymise the interactions (with consent) and the register history."""
     data = ctx.require_data()
@@ -157,12 +211,11 @@ def stage_pseudonymise(ctx: DemoContext) -> None:
     key = master.for_purpose(ctx.purpose)
     ctx.key = key
     policy = ConsentPolicy(ctx.purpose, ctx.as_of)
-    inter: PseudonymisationResult = pseudonymise(
-        data.interactions,
-        key=key,
-        consent=policy,
-        keep=["interaction_id", "date", "activity", "statutory_task", "channel"],
-    )
+    raw = ctx.results.get("interactions_for_intake", data.interactions)
+    keep = ["interaction_id", "date", "activity", "statutory_task", "channel"]
+    if "kvk_source" in raw.columns:
+        keep.append("kvk_source")
+    inter: PseudonymisationResult = pseudonymise(raw, key=key, consent=policy, keep=keep)
     hist: PseudonymisationResult = pseudonymise(
         data.kvk_history, key=key, consent=None, keep=["be_id", "valid_from", "valid_to"]
     )
@@ -217,6 +270,9 @@ def stage_link(ctx: DemoContext) -> None:
             ctx.note("link", f"  {status}", f"{n:,}")
     precision = correct / linked.height if linked.height else float("nan")
     ctx.note("link", "links to the true BE (truth)", f"{precision:.1%}")
+    if "kvk_source" in scored.columns:
+        recovered = scored.filter(pl.col("kvk_source") == "recovered")
+        ctx.note("link", "  of which via a recovered number", f"{recovered.height:,}")
     ctx.note("link", "distinct firms linked (treated)", f"{linked['be_id'].n_unique():,}")
 
 
@@ -315,6 +371,7 @@ def stage_effect(ctx: DemoContext) -> None:
 #: The demo pipeline, in order. Later issues append (name, function) pairs.
 STAGES: list[Stage] = [
     ("generate", stage_generate),
+    ("recover", stage_recover),
     ("pseudonymise", stage_pseudonymise),
     ("link", stage_link),
     ("effect", stage_effect),
@@ -389,9 +446,9 @@ def demo_command(
 ) -> None:
     """Run the whole pipeline on synthetic data with a fresh DEMO key and print a summary.
 
-    Stages: generate → pseudonymise (both sides) → link → effect (cohort, matching, ATT next to
-    the planted truth). Everything is synthetic; the DEMO key is written to OUTDIR/demo-key/
-    (mode 0600) and never printed.
+    Stages: generate → recover (missing KVK numbers, by name and address) → pseudonymise (both
+    sides) → link → effect (cohort, matching, ATT next to the planted truth). Everything is
+    synthetic; the DEMO key is written to OUTDIR/demo-key/ (mode 0600) and never printed.
     """
     if outdir.exists() and not outdir.is_dir():
         typer.echo(f"kvklink demo: error: OUTDIR {str(outdir)!r} is not a directory.", err=True)
