@@ -314,3 +314,25 @@ def test_dates_in_csv_are_parsed(runner: CliRunner, tmp_path: Path, key_file: Pa
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert pl.read_parquet(out).schema["date"] == pl.Date
+
+
+def test_numeric_ids_pads_spreadsheet_exports(runner: CliRunner, tmp_path: Path) -> None:
+    src = tmp_path / "sheet.csv"
+    src.write_text("kvk_nummer,be_id\n1234567,1\n12345678,2\n")
+    pk = LinkageKey.from_hex(TEST_KEY_HEX).for_purpose("p")
+    env = {"KVKLINK_KEY": TEST_KEY_HEX}
+    as_text = tmp_path / "text.parquet"
+    result = run(runner, "pseudonymise", src, as_text, "--purpose", "p", "--register", env=env)
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(as_text)["be_id"].to_list() == [2]
+    as_numbers = tmp_path / "numbers.parquet"
+    result = run(
+        runner, "pseudonymise", src, as_numbers, "--purpose", "p", "--register", "--numeric-ids",
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(as_numbers)
+    want = pk.pseudonymise_kvk(pl.Series(["01234567", "12345678"])).to_list()
+    assert frame["pseudonym"].to_list() == want
+    ledger = json.loads((tmp_path / "numbers.parquet.ledger.json").read_text())
+    assert ledger["flags"] == {"padded_numeric": 1}

@@ -134,6 +134,8 @@ def test_pseudonymise_kvk_nulls_pandas_and_validation(purpose_key: PurposeKey) -
         purpose_key.pseudonymise_kvk(pl.Series(["12345678", "1234567"]))
     with pytest.raises(SchemaError, match="dtype String"):
         purpose_key.pseudonymise_kvk(pl.Series([12345678]))
+    with pytest.raises(InputError, match="not exactly 8 digits"):
+        purpose_key.pseudonymise_kvk(pl.Series(["١٢٣٤٥٦٧٨"]))
     with pytest.raises(InputError, match="12 digits"):
         purpose_key.pseudonymise_vestiging(pl.Series(["12345678"]))
     with pytest.raises(SchemaError):

@@ -385,11 +385,8 @@ class PurposeKey:
             raise SchemaError(msg)
         name = series.name
         frame = series.rename("value").to_frame()
-        bad = frame.select(
-            (
-                pl.col("value").is_not_null() & ~pl.col("value").str.contains(rf"^\d{{{width}}}$")
-            ).sum()
-        ).item()
+        digits = pl.col("value").str.contains(rf"^[0-9]{{{width}}}$")
+        bad = frame.select((pl.col("value").is_not_null() & ~digits).sum()).item()
         if bad:
             msg = (
                 f"{bad} of {series.len()} {what} values are not exactly {width} digits. "

@@ -75,7 +75,7 @@ def _format(path: Path, *, role: str) -> str:
     raise _InputProblem(msg)
 
 
-def _read(path: Path, column: str) -> pl.DataFrame:
+def _read(path: Path, column: str, *, numeric_ids: bool = False) -> pl.DataFrame:
     fmt = _format(path, role="INPUT")
     if not path.exists():
         msg = f"INPUT {str(path)!r} does not exist. Hint: check the path."
@@ -88,10 +88,13 @@ def _read(path: Path, column: str) -> pl.DataFrame:
         raise _InputProblem(msg)
     try:
         if fmt == "csv":
-            # KVK numbers are text: reading them as numbers would drop leading zeros.
+            # KVK numbers are text: reading them as numbers would drop leading zeros. With
+            # --numeric-ids the column is read as numbers when it holds only numbers (a
+            # spreadsheet export), so 7-digit values are padded and counted.
+            overrides = {} if numeric_ids else {column: pl.String}
             return pl.read_csv(
                 path,
-                schema_overrides={column: pl.String},
+                schema_overrides=overrides,
                 infer_schema_length=10_000,
                 try_parse_dates=True,
             )
@@ -199,6 +202,12 @@ def pseudonymise_command(
     withdrawal_column: str = typer.Option(
         "consent_withdrawn_date", help="Withdrawal date column ('' if none recorded)."
     ),
+    numeric_ids: bool = typer.Option(
+        False,
+        "--numeric-ids",
+        help="CSV: read the KVK column as numbers when it holds only numbers (spreadsheet "
+        "exports that dropped leading zeros; 7-digit values are then padded and counted).",
+    ),
     progress: bool | None = typer.Option(
         None, "--progress/--no-progress", help="Show progress (default: for large files)."
     ),
@@ -235,7 +244,7 @@ def pseudonymise_command(
         show = progress if progress is not None else size >= PROGRESS_MIN_BYTES
         with _progress(bool(show)) as step:
             step(f"reading {input_path.name}")
-            frame = _read(input_path, column)
+            frame = _read(input_path, column, numeric_ids=numeric_ids)
             step(f"pseudonymising {frame.height:,} rows")
             result = pseudonymise(frame, key=key, consent=policy, column=column, keep=keep)
             step(f"writing {output.name}")
