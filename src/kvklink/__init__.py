@@ -56,6 +56,9 @@ from kvklink.cohort._effects import EffectEstimate, estimate_att
 from kvklink.cohort._panel import EventStudyResult, GroupTimeResult, event_study, group_time_att
 from kvklink.cohort._spec import Cohort, CohortSpec, build_cohort
 
+# --- pipeline ---
+from kvklink.pipeline import PipelineConfig, RunResult, load_config, prepare_demo, run_pipeline
+
 try:
     __version__ = _version("kvklink")
 except _PackageNotFoundError:  # pragma: no cover - running from a source tree without install
@@ -77,12 +80,14 @@ __all__ = [
     "LinkageReport",  # linkage
     "MatchResult",  # cohorts
     "Matcher",  # cohorts
+    "PipelineConfig",  # pipeline
     "ProtectedTable",  # disclosure
     "PseudonymisationResult",  # intake
     "PurposeKey",  # intake
     "RecoveryResult",  # linkage (fuzzy recovery)
     "RecoverySpec",  # linkage (fuzzy recovery)
     "RowLedger",  # intake
+    "RunResult",  # pipeline
     "__version__",
     "balance_table",  # cohorts (balance and effects)
     "build_cohort",  # cohorts
@@ -98,13 +103,16 @@ __all__ = [
     "kvk_number_expr",  # intake
     "link",  # linkage
     "linkage_report",  # linkage
+    "load_config",  # pipeline
     "match",  # cohorts
     "normalise_kvk",  # intake
     "person_spec",  # linkage (fuzzy recovery)
+    "prepare_demo",  # pipeline
     "protect_table",  # disclosure
     "pseudonymise",  # intake
     "recover_kvk",  # linkage (fuzzy recovery)
     "recovery_quality",  # linkage (fuzzy recovery)
+    "run_pipeline",  # pipeline
     "synth",  # synth
     "threshold_curve",  # linkage (fuzzy recovery)
 ]

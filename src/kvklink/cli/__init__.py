@@ -23,6 +23,9 @@ from kvklink.cli._recover import recover_command  # noqa: F401
 
 # --- cohorts ---
 # --- pipeline ---
+# isort: split
+from kvklink.cli._cohort import cohort_command, match_command  # noqa: F401
+from kvklink.cli._run import run_command  # noqa: F401
 
 __all__ = ["app", "main"]
 
