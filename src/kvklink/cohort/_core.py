@@ -214,6 +214,8 @@ def nearest_scalar(
             _nearest_replace(cd, td, left, lo, hi, ratio, cal, out)
         else:
             _nearest_no_replace(cd, td, left, lo, hi, order.astype(np.int64), ratio, cal, out)
+    if c_perm.size == 0:
+        return out
     res = np.where(out >= 0, c_perm[np.maximum(out, 0)], -1)
     return res.astype(np.int64)
 

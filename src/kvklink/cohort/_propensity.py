@@ -322,8 +322,23 @@ def fit_logistic(
             "coarsen the covariate that separates them, or use exact/cem matching."
         )
         raise MatchingError(msg)
+    one_sided = []
+    for f in design.factors:
+        nt = np.bincount(f.codes, weights=yv, minlength=len(f.levels))
+        nall = np.bincount(f.codes, minlength=len(f.levels))
+        bad = int(np.count_nonzero((nt == 0) | (nt == nall)))
+        if bad and len(f.levels) > 1:
+            one_sided.append(f"{f.name!r} ({bad} level{'s' if bad != 1 else ''})")
+    if one_sided:
+        msg = (
+            "The propensity model has quasi-separation: some levels of "
+            f"{', '.join(one_sided)} occur only among treated or only among control units, so "
+            "their scores are pushed towards 0 or 1 and they cannot be matched sensibly. "
+            "Hint: match exactly on that covariate, merge rare levels, or drop those units."
+        )
+        warnings.warn(msg, PropensityWarning, stacklevel=4)
     extreme = int(np.sum((mu < _EPS) | (mu > 1.0 - _EPS)))
-    if extreme:
+    if extreme and not one_sided:
         msg = (
             f"The propensity model fitted probabilities numerically 0 or 1 for {extreme} "
             "unit(s) (quasi-separation); their scores are unreliable. Hint: check for a "
