@@ -315,47 +315,51 @@ class MatchResult:
         out = frame.with_columns(extra).filter(pl.Series(keep))
         return like_input(out, self._kind)
 
-    def _balance_inputs(self) -> tuple[FloatArray, list[str], BoolArray]:
-        return self.covariate_matrix_, list(self.covariate_names_), self.binary_
-
     def balance(self, **kwargs: Any) -> Any:
-        """Balance table before and after matching (``kvklink.cohort._balance.balance_table``).
+        """Balance table before and after matching (:func:`~kvklink.cohort._balance.balance_table`).
 
-        Keyword arguments are passed on to ``balance_table``. The distance, when there is one,
-        is included as the first row, as MatchIt's ``summary()`` shows it.
+        The distance, when there is one, is the first row, as in MatchIt's ``summary()``; the
+        matched sets give the standardised pair distance. Keyword arguments are passed on.
         """
         from kvklink.cohort._balance import balance_table
 
-        x, names, binary = self._balance_inputs()
-        params = inspect.signature(balance_table).parameters
         if self.distance_ is not None:
-            if "distance" in params:
-                kwargs.setdefault("distance", self.distance_)
-            else:
-                x = np.column_stack([self.distance_, x])
-                names = ["distance", *names]
-                binary = np.concatenate([[False], binary])
+            kwargs.setdefault("distance", self.distance_)
+        kwargs.setdefault("subclass", self.subclass_ if (self.subclass_ >= 0).any() else None)
+        kwargs.setdefault(
+            "match_matrix", self.match_matrix_ if self.match_matrix_.shape[1] else None
+        )
+        kwargs.setdefault("discarded", self.discarded_)
         return balance_table(
-            x,
-            names,
+            self.covariate_matrix_,
+            list(self.covariate_names_),
             self.treated_.astype(np.int64),
             self.weights_,
-            binary=binary,
+            binary=self.binary_,
             **kwargs,
         )
 
     def summary(self, **kwargs: Any) -> Any:
-        """A summary like MatchIt's ``summary()``: sample sizes and balance before/after."""
-        try:
-            from kvklink.cohort import _summary
-        except ImportError:  # pragma: no cover - depends on the presentation module
-            return self.balance(**kwargs)
-        fn = getattr(_summary, "summarise_match", None) or getattr(
-            _summary, "summarize_match", None
-        )
-        if fn is None:  # pragma: no cover - depends on the presentation module
-            return self.balance(**kwargs)
-        return fn(self, **kwargs)
+        """A summary like MatchIt's ``summary()``: sample sizes and balance before and after."""
+        from kvklink.cohort._summary import summarise_match
+
+        return summarise_match(self, **kwargs)
+
+    def effect(self, outcome: str, **kwargs: Any) -> Any:
+        """ATT of ``outcome`` with the matching weights and MatchIt's standard errors.
+
+        Calls :func:`kvklink.cohort._effects.att_from_match` with the outcome column of the
+        matched frame (all input rows); keyword arguments are passed on.
+        """
+        from kvklink.cohort._effects import att_from_match
+
+        if self._frame is None:  # pragma: no cover - always set by match()
+            msg = "This MatchResult holds no frame. Hint: create it with kvklink.match()."
+            raise MatchingError(msg)
+        require_columns(self._frame, [outcome], argument="data")
+        check_missing(self._frame, [outcome], argument="outcome")
+        y = self._frame.get_column(outcome).cast(pl.Float64).to_numpy()
+        return att_from_match(self, y, **kwargs)
 
     def plot_balance(self, **kwargs: Any) -> Any:
         """Love plot of |SMD| before and after matching (a matplotlib Figure)."""
