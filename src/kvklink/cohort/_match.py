@@ -584,6 +584,26 @@ def _mahalanobis_transform(x: FloatArray, treat: BoolArray) -> tuple[FloatArray,
     return z, np.ascontiguousarray(z[:, 0])
 
 
+def _exact_strata(frame: pl.DataFrame, exact: Sequence[str], design: Design) -> IntArray:
+    """Stratum code per row for the ``exact`` columns; row-order free.
+
+    Categorical covariates already have codes (ranks of their sorted levels); they are combined
+    arithmetically. Other columns go through :func:`stratum_codes`.
+    """
+    if not exact:
+        return np.zeros(frame.height, dtype=np.int64)
+    factors = {f.name: f for f in design.factors}
+    cols = list(dict.fromkeys(exact))
+    if all(c in factors for c in cols):
+        sizes = [len(factors[c].levels) for c in cols]
+        if math.prod(sizes) < 2**62:
+            code = np.zeros(frame.height, dtype=np.int64)
+            for c, size in zip(cols, sizes, strict=True):
+                code = code * size + factors[c].codes
+            return code
+    return stratum_codes(frame, cols)
+
+
 def _treated_order(
     order: MatchOrder,
     score: FloatArray | None,
@@ -660,14 +680,13 @@ def _fit(data: Any, params: dict[str, Any], *, owner: str) -> MatchResult:
         if order_used is None:
             order_used = "data" if distance is None else "largest"
         key = _tie_key(frame, st.tie_breaker)
-        stratum = stratum_codes(frame, st.exact)
+        stratum = _exact_strata(frame, st.exact, design)
         t_rows = np.flatnonzero(treat)
         score_t = None if distance is None else distance[t_rows]
         order_idx = _treated_order(order_used, score_t, key[t_rows], st.random_state)
         if st.exact:
-            has_ctrl = np.zeros(int(stratum.max()) + 1, dtype=np.bool_)
-            has_ctrl[stratum[~treat]] = True
-            n_no_stratum = int(np.count_nonzero(~has_ctrl[stratum[t_rows]]))
+            has_ctrl = np.isin(stratum[t_rows], np.unique(stratum[~treat]))
+            n_no_stratum = int(np.count_nonzero(~has_ctrl))
         if distance is None:
             z, scan = _mahalanobis_transform(design.balance_matrix(), treat)
             mm = mahalanobis_nearest(

@@ -265,8 +265,11 @@ def fit_logistic(
         )
     yv = np.asarray(y, dtype=np.float64)
     xs = _Structured(design)
-    gram1, _, _ = xs.run(np.zeros(xs.p), yv, 2)
-    aliased_idx = [j for j in _aliased_columns(gram1) if j != 0]
+    beta = np.zeros(xs.p)
+    # the start values give every unit the same IRLS weight 0.1875, so this pass also yields
+    # the Gram matrix for the rank check
+    g, rhs, _ = xs.run(beta, yv, 0)
+    aliased_idx = [j for j in _aliased_columns(g) if j != 0]
     single = [f.name for f in design.factors if len(f.levels) <= 1]
     if aliased_idx or single:
         constant = set(single)
@@ -289,8 +292,6 @@ def fit_logistic(
         warnings.warn(msg, PropensityWarning, stacklevel=4)
     keep = np.array([j for j in range(xs.p) if j not in set(aliased_idx)], dtype=np.int64)
 
-    beta = np.zeros(xs.p)
-    g, rhs, _ = xs.run(beta, yv, 0)
     dev = np.inf
     dev_old = np.inf
     converged = False
