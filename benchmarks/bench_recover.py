@@ -149,10 +149,15 @@ def run_kvklink(data: Path) -> pl.DataFrame:
     queries = pl.read_parquet(data / "queries.parquet")
     register = pl.read_parquet(data / "register.parquet")
     res = kl.recover_kvk(queries, register, spec=kl.company_spec(query_id="interaction_id"))
-    return res.frame.select(
+    return _kvklink_predictions(res.frame)
+
+
+def _kvklink_predictions(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(
         "interaction_id",
         pl.when(pl.col("status") == "accepted").then(pl.col("kvk_nummer")).alias("predicted"),
         pl.col("kvk_nummer").alias("predicted_incl_review"),
+        "status", "best_candidate", "runner_up",
     )
 
 
@@ -172,11 +177,7 @@ def run_kvklink_prepared(data: Path) -> pl.DataFrame:
     PREPARE_SECONDS.append(time.perf_counter() - t0)
     queries = pl.read_parquet(data / "queries.parquet")
     res = kl.recover_kvk(queries, prepared, spec=spec)
-    return res.frame.select(
-        "interaction_id",
-        pl.when(pl.col("status") == "accepted").then(pl.col("kvk_nummer")).alias("predicted"),
-        pl.col("kvk_nummer").alias("predicted_incl_review"),
-    )
+    return _kvklink_predictions(res.frame)
 
 
 PREPARE_SECONDS: list[float] = []
@@ -419,6 +420,20 @@ def main() -> None:
             k: (round(v, 4) if isinstance(v, float) else v)
             for k, v in score(pred, truth, kvk_be=kvk_be).items()
         }
+        if "runner_up" in pred.columns:
+            j = truth.join(pred, on="interaction_id").filter(
+                pl.col("true_kvk_nummer").is_not_null()
+            )
+            missed = j.filter((pl.col("predicted") != pl.col("true_kvk_nummer")).fill_null(True))
+            shown = missed.filter(
+                (pl.col("status") == "review")
+                & ((pl.col("best_candidate") == pl.col("true_kvk_nummer"))
+                   | (pl.col("runner_up") == pl.col("true_kvk_nummer"))).fill_null(False)
+            )
+            entry["review_band_holds_of_remaining"] = {
+                "remaining": missed.height, "in_review_with_true_candidate": shown.height,
+                "share": round(shown.height / missed.height, 4) if missed.height else 1.0,
+            }
         if "predicted_incl_review" in pred.columns:
             entry["accepted_plus_review"] = {
                 k: (round(v, 4) if isinstance(v, float) else v)

@@ -40,51 +40,82 @@ def result() -> kl.RecoveryResult:
 def test_export_is_side_by_side(result: kl.RecoveryResult, tmp_path: Path) -> None:
     path = tmp_path / "review.csv"
     n = kl.export_review(result, path)
-    assert n == result.counts["review"] > 0
     table = read_frame(path)
     assert table.height == n
-    for col in ("query_row", "query_interaction_id", "kvk_nummer", "match_probability",
+    # one row per review query for the best candidate, one more where there is a runner-up
+    n_review = result.counts["review"]
+    n_runner_up = result.frame.filter(
+        (pl.col("status") == "review") & pl.col("runner_up").is_not_null()
+    ).height
+    assert n == n_review + n_runner_up > 0
+    assert table["candidate"].value_counts().sort("candidate")["count"].to_list() == [
+        n_review, n_runner_up
+    ]
+    for col in ("query_row", "candidate", "query_interaction_id", "kvk_nummer",
+                "match_probability",
                 "query_company_name", "register_trade_name", "w_name",
                 "query_postcode", "register_postcode", "w_postcode", "decision"):
         assert col in table.columns
     assert table["decision"].null_count() == n
-    # the register side really is the candidate record
+    # the register side really is the candidate record (best and runner-up)
     reg = result.reference
-    first = table.row(0, named=True)
-    rr = result.frame.filter(pl.col("query_row") == int(first["query_row"]))["register_row"].item()
-    assert reg["trade_name"][rr] == first["register_trade_name"]
-    assert reg["kvk_nummer"][rr] == first["kvk_nummer"]
+    for row in table.head(6).iter_rows(named=True):
+        res_row = result.frame.filter(pl.col("query_row") == int(row["query_row"])).row(
+            0, named=True
+        )
+        rr = res_row["register_row" if row["candidate"] == "1" else "runner_up_register_row"]
+        assert reg["trade_name"][rr] == row["register_trade_name"]
+        assert reg["kvk_nummer"][rr] == row["kvk_nummer"]
 
 
 def test_import_applies_decisions(result: kl.RecoveryResult, tmp_path: Path) -> None:
     path = tmp_path / "review.csv"
     kl.export_review(result, path)
     table = read_frame(path)
-    rows = table["query_row"].to_list()
+    queries = table["query_row"].unique(maintain_order=True).to_list()
+    before = {r["query_row"]: r for r in result.frame.iter_rows(named=True)}
+    has_second = {q for q in queries if before[int(q)]["runner_up"] is not None}
+    plan: dict[int, str] = {}
+    for i, q in enumerate(queries):
+        plan[int(q)] = ["accept1", "reject1", "blank", "accept2"][i % 4]
+        if plan[int(q)] == "accept2" and q not in has_second:
+            plan[int(q)] = "blank"
+
+    def decide(q: str, cand: str) -> str:
+        p = plan[int(q)]
+        if p == "accept1":
+            return "accept" if cand == "1" else ""
+        if p == "reject1":
+            return "REJECT" if cand == "1" else "reject"
+        if p == "accept2":
+            return "accept" if cand == "2" else "reject"
+        return ""
+
     decided = table.with_columns(
-        pl.when(pl.int_range(pl.len()) % 3 == 0).then(pl.lit("accept"))
-        .when(pl.int_range(pl.len()) % 3 == 1).then(pl.lit("REJECT"))
-        .otherwise(pl.lit("")).alias("decision")
+        pl.Series("decision", [decide(q, c) for q, c in
+                               zip(table["query_row"], table["candidate"], strict=True)])
     )
     decided.write_csv(path)
     after = kl.import_review(result, path)
     f = after.frame
     assert f.height == result.frame.height
     by_row = {r["query_row"]: r for r in f.iter_rows(named=True)}
-    before = {r["query_row"]: r for r in result.frame.iter_rows(named=True)}
-    for i, q in enumerate(rows):
-        q = int(q)
-        if i % 3 == 0:
+    for q, p in plan.items():
+        if p == "accept1":
             assert by_row[q]["status"] == "accepted"
             assert by_row[q]["kvk_nummer"] == before[q]["kvk_nummer"]
-        elif i % 3 == 1:
+        elif p == "accept2":
+            assert by_row[q]["status"] == "accepted"
+            assert by_row[q]["kvk_nummer"] == before[q]["runner_up"]
+            assert by_row[q]["register_row"] == before[q]["runner_up_register_row"]
+        elif p == "reject1":
             assert by_row[q]["status"] == "rejected"
             assert by_row[q]["kvk_nummer"] is None
         else:
             assert by_row[q]["status"] == "review"
-    untouched = f.filter(~pl.col("query_row").is_in([int(r) for r in rows]))
-    assert untouched.drop("review_decision").equals(
-        result.frame.filter(~pl.col("query_row").is_in([int(r) for r in rows]))
+    untouched = f.filter(~pl.col("query_row").is_in(list(plan)))
+    assert untouched.drop("review_decision", "review_candidate").equals(
+        result.frame.filter(~pl.col("query_row").is_in(list(plan)))
     )
 
 
@@ -104,6 +135,22 @@ def test_import_does_not_depend_on_decision_order(seed: int) -> None:
     assert base.equals(shuffled)
     assert base["status"].to_list() == ["accepted", "rejected", "review", "accepted",
                                         "accepted", "rejected"]
+
+
+def test_two_accepted_candidates_are_refused() -> None:
+    frame = pl.DataFrame({"query_row": [0], "kvk_nummer": ["1"], "status": ["review"],
+                          "runner_up": ["2"], "register_row": [5],
+                          "runner_up_register_row": [7]})
+    both = pl.DataFrame({"query_row": ["0", "0"], "candidate": ["1", "2"],
+                         "decision": ["accept", "accept"]})
+    with pytest.raises(InputError, match="more than one accepted"):
+        apply_review_decisions(frame, both, target="kvk_nummer")
+    second = apply_review_decisions(
+        frame, pl.DataFrame({"query_row": ["0"], "candidate": ["2"], "decision": ["yes"]}),
+        target="kvk_nummer")
+    assert second.select("kvk_nummer", "register_row", "status").row(0) == (
+        "2", 7, "accepted"
+    )
 
 
 def test_bad_decisions_are_refused() -> None:

@@ -72,8 +72,9 @@ class QualityReport:
     n_queries, n_matchable
         Queries scored, and queries whose true value is in the reference frame.
     review_share_of_remaining
-        Of the matchable queries *not* correctly accepted, the share whose true value is the
-        review band's candidate.
+        Of the matchable queries *not* correctly accepted, the share that is in the review
+        band with its true value among the candidates shown to the reviewer (best or
+        runner-up).
     blocking_recall, reduction_ratio
         See the module docstring.
     """
@@ -168,7 +169,11 @@ def recovery_quality(
     bands = pl.DataFrame(rows)
     acc_tp = rows[0]["true_positives"]
     remaining = n_matchable - acc_tp
-    review_share = rows[1]["true_positives"] / remaining if remaining else 1.0
+    shown = pl.col("best_candidate") == pl.col("truth")
+    if "runner_up" in pred.columns:
+        shown = shown | (pl.col("runner_up") == pl.col("truth"))
+    in_review = pred.filter((pl.col("status") == "review") & shown.fill_null(False)).height
+    review_share = in_review / remaining if remaining else 1.0
     truth_pairs = pred.filter(pl.col("matchable")).select("query_row", "truth")
     target = result.spec.target
     found = truth_pairs.join(

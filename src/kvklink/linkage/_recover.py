@@ -236,7 +236,9 @@ class RecoveryResult:
         (total pairwise match weight, log2 Bayes factor incl. prior), ``match_margin`` (gap to
         the best *other* target value; null when there is none), ``n_candidates``,
         ``best_candidate`` (the best target value whatever the status), ``register_row``
-        (0-based row of the best reference record) and ``w_<field>`` (the partial
+        (0-based row of the best reference record), ``runner_up`` and
+        ``runner_up_register_row`` (the second-best target value and its record, shown to
+        reviewers next to the best one) and ``w_<field>`` (the partial
         Fellegi–Sunter weight of each field: the per-field explanation of the score).
     candidates
         Every scored candidate pair (polars): ``query_row``, ``register_row``, target,
@@ -560,7 +562,10 @@ def recover_kvk(
     per_target = per_target.with_columns((2.0 ** (term - log_den)).alias("__qprob"))
     best = per_target.filter(pl.col("__rank") == 0)
     second = per_target.filter(pl.col("__rank") == 1).select(
-        "q", pl.col("match_score").alias("__second")
+        "q",
+        pl.col("match_score").alias("__second"),
+        pl.col("__target").alias("__runner_up"),
+        pl.col("__rorig").alias("__runner_up_row"),
     )
     out = (
         qs.select("q", "__orig", *([spec.query_id] if spec.query_id else []))
@@ -595,6 +600,8 @@ def recover_kvk(
         "n_candidates",
         pl.col("__target").alias("best_candidate"),
         pl.col("__rorig").cast(pl.Int64).alias("register_row"),
+        pl.col("__runner_up").alias("runner_up"),
+        pl.col("__runner_up_row").cast(pl.Int64).alias("runner_up_register_row"),
         *wcols,
     )
     if spec.query_id:

@@ -1,11 +1,12 @@
 """Clerical review of the ``review`` band: export side by side, import decisions back.
 
-The export has one row per query in review, keyed by ``query_row`` (and the query id when the
-spec has one): for every field the query's value next to the candidate reference record's
-value and the field's partial match weight, then the total score and probability, and an
-empty ``decision`` column. A reviewer fills ``decision`` with ``accept`` or ``reject`` (blank =
-still undecided). Importing applies the decisions; the result depends only on the decisions,
-not on the order of the rows in the file.
+The export has one row per query in review and candidate (``candidate`` 1 = the best KVK
+number, 2 = the runner-up), keyed by ``query_row`` (and the query id when the spec has one):
+for every field the query's value next to the candidate reference record's value and the
+field's partial match weight, then the score and probability, and an empty ``decision``
+column. A reviewer writes ``accept`` on at most one candidate per query, or ``reject`` (blank
+= still undecided). Importing applies the decisions; the result depends only on the
+decisions, not on the order of the rows in the file.
 
 Examples
 --------
@@ -14,8 +15,9 @@ Examples
 >>> frame = pl.DataFrame({"query_row": [0, 1, 2], "kvk_nummer": ["1", "2", "3"],
 ...                       "status": ["review", "review", "accepted"]})
 >>> decisions = pl.DataFrame({"query_row": ["1", "0"], "decision": ["reject", "Accept"]})
->>> apply_review_decisions(frame, decisions, target="kvk_nummer").rows()
-[(0, '1', 'accepted', 'accept'), (1, None, 'rejected', 'reject'), (2, '3', 'accepted', None)]
+>>> out = apply_review_decisions(frame, decisions, target="kvk_nummer")
+>>> out.select("kvk_nummer", "status", "review_decision").rows()
+[('1', 'accepted', 'accept'), (None, 'rejected', 'reject'), ('3', 'accepted', None)]
 """
 
 from __future__ import annotations
@@ -106,12 +108,18 @@ def build_review_table(
 ) -> pl.DataFrame:
     """Side-by-side table of the queries in review and their candidate reference records.
 
-    ``frame`` is a recovery result frame (with ``query_row``, ``register_row``, ``status``);
-    ``queries`` and ``reference`` are the frames recovery ran on (same rows, same order).
+    One row per query and candidate: ``candidate`` 1 is the best target value, 2 the
+    runner-up (when there is one) — when two KVK numbers score alike the reviewer sees both.
+    ``frame`` is a recovery result frame; ``queries`` and ``reference`` are the frames
+    recovery ran on (same rows, same order).
     """
     require_columns(frame, ["query_row", "register_row", "status", spec.target],
                     argument="result")
-    frame = _row_numbers(frame, ["query_row", "register_row"])
+    has_runner_up = {"runner_up", "runner_up_register_row"} <= set(frame.columns)
+    frame = _row_numbers(
+        frame, ["query_row", "register_row"]
+        + (["runner_up_register_row"] if has_runner_up else [])
+    )
     rows_q = frame["query_row"].drop_nulls().to_numpy()
     rows_r = frame["register_row"].drop_nulls().to_numpy()
     n_q = int(rows_q.max()) + 1 if rows_q.size else 0
@@ -122,7 +130,33 @@ def build_review_table(
             f"{queries.height} and {reference.height}. Hint: pass the files recovery ran on."
         )
         raise SchemaError(msg)
-    review = frame.filter(pl.col("status") == "review").sort("query_row")
+    review = frame.filter(pl.col("status") == "review")
+    wcols = [f"w_{fc.name}" for fc in spec.fields if f"w_{fc.name}" in frame.columns]
+    cast = {c: pl.Float64 for c in ["match_probability", "match_score", "match_margin", *wcols]
+            if c in review.columns}
+    review = review.with_columns(pl.col(c).cast(t) for c, t in cast.items())
+    first = review.select(
+        "query_row", pl.lit(1, dtype=pl.Int64).alias("candidate"),
+        pl.col(spec.target), "register_row",
+        *(c for c in ("match_probability", "match_score", "match_margin") if c in cast),
+        *wcols,
+    )
+    parts = [first]
+    if has_runner_up:
+        second = review.filter(pl.col("runner_up").is_not_null()).select(
+            "query_row", pl.lit(2, dtype=pl.Int64).alias("candidate"),
+            pl.col("runner_up").alias(spec.target),
+            pl.col("runner_up_register_row").alias("register_row"),
+            *(c for c in ("match_probability", "match_score", "match_margin") if c in cast),
+            *wcols,
+        ).with_columns(
+            pl.lit(None, dtype=pl.Float64).alias(c)
+            for c in ["match_probability", *wcols] if c in cast or c in wcols
+        )
+        if "match_score" in cast and "match_margin" in cast:
+            second = second.with_columns(pl.col("match_score") - pl.col("match_margin"))
+        parts.append(second)
+    table = pl.concat(parts).sort("query_row", "candidate")
     left_cols = spec.left_columns + ([spec.query_id] if spec.query_id else [])
     right_cols = spec.right_columns
     q = queries.select(left_cols).with_row_index("query_row").with_columns(
@@ -131,20 +165,20 @@ def build_review_table(
     r = reference.select(right_cols).with_row_index("register_row").with_columns(
         pl.col("register_row").cast(pl.Int64)
     ).rename({c: f"register_{c}" for c in right_cols})
-    if spec.query_id and spec.query_id in review.columns:
-        review = review.drop(spec.query_id)
-    joined = review.join(q, on="query_row", how="left").join(r, on="register_row", how="left")
-    cols: list[str] = ["query_row"]
+    joined = table.join(q, on="query_row", how="left").join(r, on="register_row", how="left")
+    cols: list[str] = ["query_row", "candidate"]
     if spec.query_id:
         cols.append(f"query_{spec.query_id}")
-    cols += [spec.target, "match_probability", "match_score", "match_margin"]
+    cols += [spec.target, *(c for c in ("match_probability", "match_score", "match_margin")
+                            if c in cast)]
     seen: set[str] = set()
     for fc in spec.fields:
         for c in (f"query_{fc.left}", f"register_{fc.right}"):
             if c not in seen:
                 cols.append(c)
                 seen.add(c)
-        cols.append(f"w_{fc.name}")
+        if f"w_{fc.name}" in joined.columns:
+            cols.append(f"w_{fc.name}")
     return joined.select(*cols).with_columns(pl.lit(None, dtype=pl.Utf8).alias("decision"))
 
 
@@ -159,18 +193,26 @@ def export_review(result: RecoveryResult, path: str | os.PathLike[str]) -> int:
 def apply_review_decisions(
     frame: pl.DataFrame, decisions: pl.DataFrame, *, target: str
 ) -> pl.DataFrame:
-    """Apply reviewer decisions (``query_row``, ``decision``) to a result frame.
+    """Apply reviewer decisions (``query_row``, optional ``candidate``, ``decision``).
 
-    ``accept`` turns a ``review`` row into ``accepted``; ``reject`` into ``rejected`` with a
-    null target. Blank decisions leave the row in review. Adds a ``review_decision`` column.
-    Raises :class:`~kvklink.errors.InputError` on unknown spellings, duplicate rows or rows
-    that are not in the review band.
+    Per query in review: accepting a candidate (1 = best, the default; 2 = runner-up) makes
+    the query ``accepted`` with that candidate's target; rejecting candidate 1 without
+    accepting another makes it ``rejected`` (target null). Blank decisions change nothing.
+    Adds ``review_decision`` and ``review_candidate`` columns. Raises
+    :class:`~kvklink.errors.InputError` on unknown spellings, a candidate named twice, more
+    than one accepted candidate per query, or rows that are not in the review band.
     """
     require_columns(decisions, ["query_row", "decision"], argument="decisions")
     require_columns(frame, ["query_row", "status", target], argument="result")
     frame = _row_numbers(frame, ["query_row"])
+    cand = (
+        pl.col("candidate").cast(pl.Utf8).str.strip_chars().cast(pl.Int64, strict=False)
+        .fill_null(1)
+        if "candidate" in decisions.columns else pl.lit(1, dtype=pl.Int64)
+    )
     d = decisions.select(
         pl.col("query_row").cast(pl.Utf8).str.strip_chars().cast(pl.Int64, strict=False),
+        cand.alias("candidate"),
         pl.col("decision").cast(pl.Utf8).str.strip_chars().str.to_lowercase(),
     )
     if d["query_row"].null_count():
@@ -187,12 +229,13 @@ def apply_review_decisions(
             "Hint: write 'accept' or 'reject', or leave the cell blank."
         )
         raise InputError(msg)
-    if d["query_row"].n_unique() != d.height:
+    if d.select("query_row", "candidate").n_unique() != d.height:
         msg = "The decisions name some query_row more than once. Hint: one decision per row."
         raise InputError(msg)
-    d = d.with_columns(
-        pl.col("decision").replace_strict(REVIEW_DECISIONS).alias("review_decision")
-    ).drop("decision")
+    if d.filter(~pl.col("candidate").is_in([1, 2])).height:
+        msg = "Decision rows must have candidate 1 or 2. Hint: keep the export's column."
+        raise InputError(msg)
+    d = d.with_columns(pl.col("decision").replace_strict(REVIEW_DECISIONS))
     in_review = frame.filter(pl.col("status") == "review").select("query_row")
     stray = d.join(in_review, on="query_row", how="anti").height
     if stray:
@@ -201,18 +244,56 @@ def apply_review_decisions(
             "Hint: import decisions against the result they were exported from."
         )
         raise InputError(msg)
-    base = frame.drop("review_decision") if "review_decision" in frame.columns else frame
-    out = base.join(d, on="query_row", how="left", maintain_order="left")
+    accepted = d.filter(pl.col("decision") == "accept")
+    if accepted["query_row"].n_unique() != accepted.height:
+        msg = "Some query has more than one accepted candidate. Hint: accept at most one."
+        raise InputError(msg)
+    if accepted.filter(pl.col("candidate") == 2).height and "runner_up" not in frame.columns:
+        msg = "Candidate 2 was accepted but the result has no runner_up column. Hint: re-run."
+        raise InputError(msg)
+    rejected_first = d.filter((pl.col("decision") == "reject") & (pl.col("candidate") == 1))
+    per_query = (
+        in_review.join(accepted.select("query_row", pl.col("candidate").alias("__acc")),
+                       on="query_row", how="left")
+        .join(rejected_first.select("query_row", pl.lit(True).alias("__rej")),
+              on="query_row", how="left")
+        .with_columns(
+            pl.when(pl.col("__acc").is_not_null()).then(pl.lit("accept"))
+            .when(pl.col("__rej")).then(pl.lit("reject"))
+            .otherwise(None).alias("__dec")
+        )
+        .filter(pl.col("__dec").is_not_null())
+        .select("query_row", "__dec", "__acc")
+    )
+    base = frame.drop([c for c in ("review_decision", "review_candidate") if c in frame.columns])
+    out = base.join(per_query, on="query_row", how="left", maintain_order="left")
     if "review_decision" in frame.columns:
         out = out.with_columns(
-            pl.coalesce("review_decision", frame["review_decision"]).alias("review_decision")
+            pl.coalesce("__dec", frame["review_decision"]).alias("__dec"),
+            pl.coalesce("__acc", frame["review_candidate"].cast(pl.Int64, strict=False))
+            .alias("__acc"),
         )
-    dec = pl.col("review_decision")
-    return out.with_columns(
+    dec = pl.col("__dec")
+    second = pl.col("__acc") == 2
+    updates = [
         pl.when(dec == "accept").then(pl.lit("accepted"))
         .when(dec == "reject").then(pl.lit("rejected"))
         .otherwise(pl.col("status")).alias("status"),
-        pl.when(dec == "reject").then(None).otherwise(pl.col(target)).alias(target),
+        pl.when(dec == "reject").then(None)
+        .when((dec == "accept") & second).then(
+            pl.col("runner_up") if "runner_up" in frame.columns else pl.col(target)
+        )
+        .otherwise(pl.col(target)).alias(target),
+    ]
+    if "runner_up_register_row" in frame.columns and "register_row" in frame.columns:
+        updates.append(
+            pl.when((dec == "accept") & second)
+            .then(pl.col("runner_up_register_row").cast(pl.Int64, strict=False))
+            .otherwise(pl.col("register_row").cast(pl.Int64, strict=False))
+            .alias("register_row")
+        )
+    return out.with_columns(updates).rename(
+        {"__dec": "review_decision", "__acc": "review_candidate"}
     )
 
 
