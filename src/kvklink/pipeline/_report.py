@@ -132,6 +132,7 @@ def _stat_table(
     count_columns: list[str],
     policy: DisclosurePolicy,
     extra_counts: dict[str, list[int]] | None = None,
+    blocked: list[bool] | None = None,
     note: str = "",
     digits: int = 4,
 ) -> tuple[ReportTable, list[bool]]:
@@ -139,6 +140,10 @@ def _stat_table(
     counts = {c: [int(v or 0) for v in frame.get_column(c).to_list()] for c in count_columns}
     counts.update(extra_counts or {})
     published = _stat_rows_published(labels, counts, policy)
+    n_dominated = 0
+    if blocked is not None:
+        n_dominated = sum(1 for ok, b in zip(published, blocked, strict=True) if ok and b)
+        published = [ok and not b for ok, b in zip(published, blocked, strict=True)]
     marker = policy.marker
     rows: list[list[str]] = []
     values: list[dict[str, Any]] = []
@@ -154,12 +159,17 @@ def _stat_table(
                 data[c] = marker
         rows.append(shown)
         values.append(data)
-    n_sup = published.count(False)
+    n_sup = published.count(False) - n_dominated
     full_note = (note + " " if note else "") + (
         f"{marker} suppressed: {n_sup} row(s) with a group of fewer than {policy.min_units} units."
         if n_sup
         else f"All rows have at least {policy.min_units} units per group."
     )
+    if n_dominated:
+        full_note += (
+            f" {marker} suppressed: {n_dominated} row(s) whose mean is dominated by a few units "
+            f"(({policy.dominance_n}, {policy.dominance_k}) dominance or p% rule)."
+        )
     table = ReportTable(
         name=name,
         title=title,
@@ -222,6 +232,71 @@ def _event_plot(frame: pl.DataFrame, title: str) -> bytes | None:
     ax.set_ylabel("effect")
     ax.set_title(title)
     return _png(fig)
+
+
+def _dominated_rows(
+    balance: pl.DataFrame, units: pl.DataFrame, policy: DisclosurePolicy
+) -> list[bool]:
+    """Balance rows whose group mean of a non-negative continuous covariate is dominated.
+
+    Each (row, group) cell is a magnitude cell — total ``sum(w * x)`` over the sample's units,
+    contributions ``w * x`` — checked with :func:`kvklink.protect_table`'s dominance and
+    p% rules (no margins). Binary, negative-valued and derived (``distance``) rows pass.
+    """
+    keep = max(policy.dominance_n, 2)
+    treat = units.get_column("treat").cast(pl.Boolean).to_numpy()
+    weights = units.get_column("weights").to_numpy()
+    cells: list[dict[str, Any]] = []
+    rows: list[int] = []
+    for i, rec in enumerate(balance.iter_rows(named=True)):
+        var = rec["variable"]
+        if rec["type"] != "continuous" or var == "distance" or var not in units.columns:
+            continue
+        x = units.get_column(var).cast(pl.Float64).to_numpy()
+        if np.nanmin(x) < 0:
+            continue
+        rows.append(i)
+        for group, mask in (("treated", treat), ("control", ~treat)):
+            w = np.ones_like(x) if rec["sample"] == "before" else weights
+            sel = mask & (w > 0)
+            contrib = (x * w)[sel]
+            top = np.sort(contrib)[::-1][:keep]
+            cells.append(
+                {
+                    "__row": f"{i:06d}",
+                    "__group": group,
+                    "unit_count": int(sel.sum()),
+                    "value": float(contrib.sum()),
+                    "contributions": [float(v) for v in top],
+                }
+            )
+    blocked = [False] * balance.height
+    if not cells:
+        return blocked
+    frame = pl.DataFrame(
+        cells,
+        schema={
+            "__row": pl.Utf8,
+            "__group": pl.Utf8,
+            "unit_count": pl.Int64,
+            "value": pl.Float64,
+            "contributions": pl.List(pl.Float64),
+        },
+    )
+    protected = protect_table(
+        frame,
+        rows="__row",
+        columns="__group",
+        value="value",
+        contributions="contributions",
+        policy=policy,
+        margins=False,
+    )
+    out: pl.DataFrame = protected.frame
+    bad = out.filter(pl.col("suppressed") & pl.col("reason").is_in(["dominance", "p_percent"]))
+    for label in bad.get_column("__row").to_list():
+        blocked[int(label)] = True
+    return blocked
 
 
 def _binary_counts(frame: pl.DataFrame) -> dict[str, list[int]]:
@@ -422,6 +497,7 @@ def build_report(ctx: StageContext) -> None:
         count_columns=["n_treated", "n_control"],
         policy=policy,
         extra_counts=_binary_counts(balance),
+        blocked=_dominated_rows(balance, ctx.read_parquet("match", "units.parquet"), policy),
         note="Standardised mean differences as MatchIt/cobalt define them for the ATT.",
     )
     matching.blocks.append(bal_table)
