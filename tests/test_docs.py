@@ -1,0 +1,62 @@
+"""The documentation site builds with ``mkdocs build --strict`` (warnings are errors).
+
+A broken docstring (griffe parse warning), a dead link between pages, a page missing from the
+navigation or a missing snippet file fails this test, so a broken docs build fails the test
+suite as well as CI's separate docs step.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def _nav_pages(text: str) -> list[str]:
+    return [line.split(": ", 1)[1].strip() for line in text.splitlines() if line.strip()
+            .startswith("- ") and line.rstrip().endswith(".md")]
+
+
+@pytest.mark.skipif(not (ROOT / "mkdocs.yml").exists(), reason="no mkdocs.yml in this tree")
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    site = tmp_path / "site"
+    # Every page in the navigation was rendered, and the API pages really hold the API.
+    nav = _nav_pages((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert nav, "no pages found in mkdocs.yml's nav"
+    for page in nav:
+        rendered = site / ("index.html" if page == "index.md" else page[:-3] + "/index.html")
+        assert rendered.exists(), f"{page} was not rendered"
+    api = (site / "api" / "cohorts" / "index.html").read_text(encoding="utf-8")
+    assert "kvklink.cohort.match" in api or "match(" in api
+
+
+def test_every_docs_page_is_in_the_nav() -> None:
+    """Pages outside the nav would be built but unreachable (mkdocs only logs that)."""
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = set(_nav_pages(text))
+    pages = {
+        p.relative_to(ROOT / "docs").as_posix()
+        for p in (ROOT / "docs").rglob("*.md")
+        if not p.relative_to(ROOT / "docs").as_posix().startswith("_")
+    }
+    assert pages - nav == set(), f"docs pages missing from mkdocs.yml nav: {sorted(pages - nav)}"
