@@ -444,6 +444,20 @@ def load_config(path: str | os.PathLike[str], *, check_inputs: bool = True) -> P
     ConfigError
         One line per problem, naming the field path and the fix; also when the file contains
         key material.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "bad.toml"
+    ...     text = example_config_text().replace("ratio = 1", "ratio = 0")
+    ...     _ = path.write_text(text, encoding="utf-8")
+    ...     load_config(path, check_inputs=False)
+    Traceback (most recent call last):
+    ...
+    kvklink.errors.ConfigError: The config 'bad.toml' has 1 problem(s):
+      - matching.ratio: Input should be greater than or equal to 1
+    Hint: see docs/config.md for every key and its meaning.
     """
     p = Path(path)
     try:

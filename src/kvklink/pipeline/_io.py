@@ -46,9 +46,21 @@ def read_table(path: Path, spec: InputFile, *, name: str) -> pl.DataFrame:
     fmt = spec.format
     if fmt == "auto":
         fmt = "csv" if path.suffix.lower() in (".csv", ".txt") else "parquet"
+    # identifiers stay text (leading zeros); dates are parsed
+    text_columns = {
+        spec.columns.get(name, name): pl.Utf8
+        for name in ("kvk_nummer", "vestigingsnummer", "house_number", "postcode", "sbi")
+    }
     try:
         frame = (
-            pl.read_csv(path, infer_schema_length=10_000) if fmt == "csv" else pl.read_parquet(path)
+            pl.read_csv(
+                path,
+                infer_schema_length=10_000,
+                try_parse_dates=True,
+                schema_overrides=text_columns,
+            )
+            if fmt == "csv"
+            else pl.read_parquet(path)
         )
     except FileNotFoundError:
         msg = f"inputs.{name}.path: file {spec.path!r} not found. Hint: check the path."

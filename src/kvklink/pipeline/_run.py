@@ -201,6 +201,20 @@ def run_pipeline(
         The key cannot be read from the configured source.
     StageFailedError
         A stage failed (``.stage`` names it); the previous outputs are unchanged.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     result = run_pipeline(prepare_demo(tmp, scale=0.002, seed=0), quiet=True)
+    ...     again = run_pipeline(result.run_dir.parent / "demo.toml", resume=True, quiet=True)
+    ...     html = result.report_html.read_text(encoding="utf-8")
+    >>> result.ran
+    ('pseudonymise', 'link', 'cohort', 'match', 'effects', 'report')
+    >>> again.ran, len(again.resumed)
+    ((), 6)
+    >>> html.startswith("<!DOCTYPE html>"), sorted(result.manifest["key"])
+    (True, ['key_id', 'scheme_version', 'source'])
     """
     if not isinstance(config, PipelineConfig):
         config = load_config(config)
