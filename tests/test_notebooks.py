@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_notebook_sources_exist() -> None:
     names = {p.name for p in NOTEBOOKS}
-    assert "quickstart.py" in names
+    assert {"quickstart.py", "methods.py"} <= names
 
 
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
