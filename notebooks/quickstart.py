@@ -221,16 +221,22 @@ units.group_by("treat").agg(pl.len(), pl.col("growth").mean())
 # %% [markdown]
 # ## 7. Matching
 #
-# Nearest-neighbour 1:1 matching on a logistic propensity score, exactly within sector
-# (`section`) and size band, as R's MatchIt would do it
-# (`matchit(treat ~ ..., method = "nearest", distance = "glm", exact = ~ section + size_band)`).
+# Nearest-neighbour 1:1 matching on a logistic propensity score, exactly within index year,
+# sector (`section`) and size band, as R's MatchIt would do it
+# (`matchit(treat ~ ..., method = "nearest", distance = "glm",
+# exact = ~ index_year + section + size_band)`).
+#
+# Exact matching on `index_year` is what makes the comparison respect calendar time: a control
+# firm appears in the pool once per index year it is eligible for, with covariates measured in
+# the year before *that* index year, so a firm treated in 2019 is compared with a firm as it
+# was in 2018, not as it was in 2020.
 
 # %%
 matched = kl.match(
     units,
     treatment="treat",
     covariates=spec.covariates(),
-    exact=["section", "size_band"],
+    exact=["index_year", "section", "size_band"],
     random_state=0,
 )
 print(matched)
