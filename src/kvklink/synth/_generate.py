@@ -38,6 +38,7 @@ from kvklink.synth._panel import (
     SELECTION_COEFFICIENTS,
     Panel,
     Usage,
+    draw_latent,
     draw_outcomes,
     draw_usage,
     effect_fraction,
@@ -203,8 +204,11 @@ def planted_effect(params: SynthParams | None = None) -> dict[str, Any]:
         "per_unit_year": "table 'effects' (be_id, year, effect_log)",
         "selection": {
             "coefficients_log_odds": dict(SELECTION_COEFFICIENTS),
-            "note": "users are more often micro-mkb (2-9), starters, in sections J/M/C/G, in "
-            "region Noord, and have higher persistent growth: a naive comparison is biased up",
+            "note": "users are more often micro-mkb (2-9 persons in the year before first use), "
+            "starters, in sections J/M/C/G, in region Noord, and grew faster (realised turnover "
+            "growth over the two years before first use; growth persists): a naive comparison is "
+            "biased up. Selection is on what the register shows before first use, so matching on "
+            "pre-period levels and trends can remove the bias.",
         },
     }
 
@@ -275,9 +279,11 @@ def generate(
         step("KVK number history")
         hist = draw_history(rngs["history"], units, p)
         step("service use (selection)")
-        usage = draw_usage(rngs["usage"], units, p)
+        latent = draw_latent(rngs["outcomes"], units)
+        usage = draw_usage(rngs["usage"], units, p, latent)
         step("outcome panel")
-        panel = draw_outcomes(rngs["outcomes"], units, usage, p)
+        panel = draw_outcomes(units, usage, p, latent)
+        del latent
         step("register frame")
         be_ids = np.arange(units.n, dtype=np.int64) + 10_000_001
         register = _register_frame(units, hist, panel, be_ids)

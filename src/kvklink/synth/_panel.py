@@ -22,8 +22,10 @@ from kvklink.synth._register import N_YEARS, OPEN, Units, day, year_of
 __all__ = [
     "SELECTION_COEFFICIENTS",
     "STARTER_ACTIVITIES",
+    "Latent",
     "Panel",
     "Usage",
+    "draw_latent",
     "draw_outcomes",
     "draw_usage",
 ]
@@ -33,9 +35,10 @@ I32 = npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 
 #: Log-odds of becoming a user (synthetic; documented in the manifest). ``growth_sd`` multiplies
-#: the unit's standardised persistent growth (employment plus turnover per person), which drives
-#: later outcomes too and shows in pre-period trends: this biases a naive users-versus-non-users
-#: comparison, and matching on pre-period trends can remove part of that bias.
+#: the unit's standardised *realised* turnover growth over the two years before its first use.
+#: Growth is persistent, so users keep growing faster afterwards: a naive users-versus-non-users
+#: comparison is biased upward. Selection is on what the register shows before first use
+#: (selection on observables), so matching on pre-period levels and trends can remove the bias.
 SELECTION_COEFFICIENTS: dict[str, float] = {
     "band_2_9": 0.9,
     "band_10_49": 0.3,
@@ -77,22 +80,103 @@ def _sigmoid(x: F64) -> F64:
     return out
 
 
-def draw_usage(rng: np.random.Generator, units: Units, params: SynthParams) -> Usage:
-    """Select users (biased on traits and growth), their first-use day and interactions."""
+@dataclass
+class Latent:
+    """Untreated potential outcomes in year-major layout (``[year, unit]``), before rounding.
+
+    ``log_emp`` is log persons employed and ``log_turnover`` log turnover, both *without* the
+    planted effect; :func:`draw_outcomes` adds the effect of use and rounds.
+    """
+
+    log_emp: npt.NDArray[np.float32]
+    log_turnover: npt.NDArray[np.float32]
+
+
+def draw_latent(rng: np.random.Generator, units: Units) -> Latent:
+    """Untreated employment and turnover paths with persistence and unit-specific growth."""
+    n = units.n
+    start_y = year_of(units.start)
+    entry = np.maximum(start_y - FIRST_YEAR, 0).astype(np.float32)
+    one = units.emp0 <= 1
+    sd_e = np.where(one, 0.015, 0.025).astype(np.float32)
+    sd_v = np.float32(0.02)
+    rho = np.float32(0.6)
+    rho_v = np.float32(0.5)
+    t_growth = units.turnover_growth.astype(np.float32)
+    base_emp = np.log(units.emp0).astype(np.float32)
+    growth = units.growth.astype(np.float32)
+    prod = units.productivity.astype(np.float32)
+    e = np.zeros(n, dtype=np.float32)
+    v = np.zeros(n, dtype=np.float32)
+    log_emp = np.empty((N_YEARS, n), dtype=np.float32)
+    log_turnover = np.empty((N_YEARS, n), dtype=np.float32)
+    for j in range(N_YEARS):
+        e = rho * e + sd_e * rng.standard_normal(n, dtype=np.float32)
+        v = rho_v * v + sd_v * rng.standard_normal(n, dtype=np.float32)
+        age = np.maximum(np.float32(j) - entry, np.float32(0.0))
+        log_emp[j] = base_emp + growth * age + e
+        log_turnover[j] = prod + t_growth * age + log_emp[j] + v
+    return Latent(log_emp=log_emp, log_turnover=log_turnover)
+
+
+def _prior_growth(units: Units, latent: Latent, idx: I64, year: I32) -> F64:
+    """Realised log turnover growth from ``year - 3`` to ``year - 1`` (NaN without that history).
+
+    This is what the register shows before first use: selection on it is selection on
+    observables, which matching on pre-period trends can remove.
+    """
+    j1 = year.astype(np.int64) - 1 - FIRST_YEAR
+    j3 = j1 - 2
+    ok = (j3 >= 0) & (year_of(units.start[idx]) <= year - 3)
+    j1c = np.clip(j1, 0, N_YEARS - 1)
+    j3c = np.clip(j3, 0, N_YEARS - 1)
+    growth = latent.log_turnover[j1c, idx].astype(np.float64) - latent.log_turnover[j3c, idx]
+    out: F64 = np.where(ok, growth, np.nan)
+    return out
+
+
+def _size_before(units: Units, latent: Latent, idx: I64, year: I32) -> F64:
+    """Persons employed in ``year - 1`` as the register shows it (``emp0`` before the panel)."""
+    j1 = year.astype(np.int64) - 1 - FIRST_YEAR
+    inside = (j1 >= 0) & (year_of(units.start[idx]) <= year - 1)
+    emp = np.maximum(np.rint(np.exp(latent.log_emp[np.clip(j1, 0, N_YEARS - 1), idx])), 1)
+    out: F64 = np.where(inside, emp, units.emp0[idx]).astype(np.float64)
+    return out
+
+
+def draw_usage(
+    rng: np.random.Generator, units: Units, params: SynthParams, latent: Latent
+) -> Usage:
+    """Select users on observable traits before first use, their first-use day and interactions.
+
+    Every eligible unit gets a candidate first-use day; whether it becomes a user depends on what
+    the register shows *before* that day: size in the year before, starter status, sector, region
+    and realised turnover growth over the two years before (the "prior growth" of the issue).
+    """
     w0, w1 = day(INTERACTION_FIRST_YEAR), day(INTERACTION_LAST_YEAR, 12, 31)
     eligible = (units.start <= w1) & (units.end >= w0)
     idx = np.flatnonzero(eligible)
+    a_all = np.maximum(units.start[idx].astype(np.int64), w0)
+    b_all = np.minimum(units.end[idx].astype(np.int64), w1)
+    young_all = units.start[idx] >= w0
+    soon = a_all + rng.exponential(120.0, size=idx.size).astype(np.int64)
+    uniform = a_all + (rng.random(idx.size) * (b_all - a_all + 1)).astype(np.int64)
+    candidate_day = np.minimum(np.where(young_all, soon, uniform), b_all).astype(np.int32)
+    candidate_year = year_of(candidate_day)
+
     c = SELECTION_COEFFICIENTS
-    emp = units.emp0[idx]
+    emp = _size_before(units, latent, idx, candidate_year)
     x = (
         c["band_2_9"] * ((emp >= 2) & (emp < 10))
         + c["band_10_49"] * ((emp >= 10) & (emp < 50))
         + c["band_50_plus"] * (emp >= 50)
         + c["starter"] * units.starter[idx]
     ).astype(np.float64)
-    g = units.growth[idx] / max(float(units.growth[idx].std()), 1e-12)
-    g += units.turnover_growth[idx] / max(float(units.turnover_growth[idx].std()), 1e-12)
-    x += c["growth_sd"] * (g - g.mean()) / max(float(g.std()), 1e-12)
+    g = _prior_growth(units, latent, idx, candidate_year)
+    known = np.isfinite(g)
+    if known.any():
+        z = (g - np.nanmean(g)) / max(float(np.nanstd(g)), 1e-12)
+        x += c["growth_sd"] * np.where(known, z, 0.0)
     sections = list(SECTION_SHARES)
     sec_coef = np.array([c.get(f"section_{s}", 0.0) for s in sections])
     reg_coef = np.array([c.get(f"region_{r}", 0.0) for r in REGIONS])
@@ -105,13 +189,10 @@ def draw_usage(rng: np.random.Generator, units: Units, params: SynthParams) -> U
         else:
             hi = mid
     p = _sigmoid(x + (lo + hi) / 2)
-    users = idx[rng.random(idx.size) < p]
-    a = np.maximum(units.start[users].astype(np.int64), w0)
-    b = np.minimum(units.end[users].astype(np.int64), w1)
-    young = units.start[users] >= w0
-    soon = a + rng.exponential(120.0, size=users.size).astype(np.int64)
-    uniform = a + (rng.random(users.size) * (b - a + 1)).astype(np.int64)
-    first_day = np.minimum(np.where(young, soon, uniform), b).astype(np.int32)
+    chosen = rng.random(idx.size) < p
+    users = idx[chosen]
+    b = b_all[chosen]
+    first_day = candidate_day[chosen]
 
     n_int = 1 + rng.poisson(params.repeat_mean, size=users.size)
     owner = np.repeat(np.arange(users.size), n_int)
@@ -159,25 +240,12 @@ def effect_fraction(activity: I64, params: SynthParams) -> F64:
     return out
 
 
-def draw_outcomes(
-    rng: np.random.Generator, units: Units, usage: Usage, params: SynthParams
-) -> Panel:
-    """Employees and turnover per unit-year with persistence, growth and the planted effect."""
-    n = units.n
+def draw_outcomes(units: Units, usage: Usage, params: SynthParams, latent: Latent) -> Panel:
+    """Employees and turnover per unit-year: untreated paths plus the planted effect, rounded."""
     years = np.arange(FIRST_YEAR, LAST_YEAR + 1, dtype=np.int32)
     start_y = year_of(units.start)
     end_y = np.where(units.end == OPEN, 9999, year_of(units.end))
     alive = (start_y[:, None] <= years[None, :]) & (end_y[:, None] >= years[None, :])
-    entry = np.maximum(start_y - FIRST_YEAR, 0).astype(np.float32)
-    one = units.emp0 <= 1
-    sd_e = np.where(one, 0.015, 0.025).astype(np.float32)
-    sd_v = np.float32(0.02)
-    rho = np.float32(0.6)
-    rho_v = np.float32(0.5)
-    t_growth = units.turnover_growth.astype(np.float32)
-    base_emp = np.log(units.emp0).astype(np.float32)
-    growth = units.growth.astype(np.float32)
-    prod = units.productivity.astype(np.float32)
     effect = np.zeros((N_YEARS, usage.users.size), dtype=np.float32)
     if usage.users.size:
         frac = effect_fraction(usage.first_activity, params)
@@ -185,17 +253,13 @@ def draw_outcomes(
         k = years[:, None] - first_y[None, :]
         ramp = np.clip(k / params.effect_ramp_years, 0.0, 1.0)
         effect = (np.log1p(frac)[None, :] * ramp).astype(np.float32)
-    e = np.zeros(n, dtype=np.float32)
-    v = np.zeros(n, dtype=np.float32)
-    employees = np.empty((N_YEARS, n), dtype=np.int32)
-    turnover = np.empty((N_YEARS, n), dtype=np.float64)
+    employees = np.empty((N_YEARS, units.n), dtype=np.int32)
+    turnover = np.empty((N_YEARS, units.n), dtype=np.float64)
     for j in range(N_YEARS):
-        e = rho * e + sd_e * rng.standard_normal(n, dtype=np.float32)
-        v = rho_v * v + sd_v * rng.standard_normal(n, dtype=np.float32)
-        age = np.maximum(np.float32(j) - entry, np.float32(0.0))
-        log_emp = base_emp + growth * age + e
+        log_emp = latent.log_emp[j].copy()
+        log_turn = latent.log_turnover[j].copy()
         log_emp[usage.users] += effect[j]
+        log_turn[usage.users] += effect[j]
         employees[j] = np.maximum(np.rint(np.exp(log_emp)), 1)
-        log_turn = prod + t_growth * age + log_emp + v
         turnover[j] = np.round(np.exp(log_turn.astype(np.float64)), 1)
     return Panel(alive=alive, employees=employees, turnover=turnover)
