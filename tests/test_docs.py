@@ -7,6 +7,7 @@ suite as well as CI's separate docs step.
 
 from __future__ import annotations
 
+import doctest
 import os
 import subprocess
 import sys
@@ -60,3 +61,45 @@ def test_every_docs_page_is_in_the_nav() -> None:
         if not p.relative_to(ROOT / "docs").as_posix().startswith("_")
     }
     assert pages - nav == set(), f"docs pages missing from mkdocs.yml nav: {sorted(pages - nav)}"
+
+
+def _code_blocks(text: str) -> list[str]:
+    """Contents of the fenced code blocks of a Markdown page (any language), in order."""
+    blocks: list[str] = []
+    current: list[str] | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if current is None:
+            if stripped.startswith("```"):
+                current = []
+        elif stripped == "```":
+            blocks.append("\n".join(current) + "\n")
+            current = None
+        else:
+            current.append(line)
+    return blocks
+
+
+def _pages_with_examples() -> list[Path]:
+    return sorted(p for p in (ROOT / "docs").rglob("*.md") if ">>>" in p.read_text("utf-8"))
+
+
+@pytest.mark.parametrize(
+    "page", _pages_with_examples(), ids=lambda p: p.relative_to(ROOT / "docs").as_posix()
+)
+def test_docs_examples_run(page: Path) -> None:
+    """Every ``>>>`` example in a fenced code block of a docs page runs and prints what it shows.
+
+    The blocks of one page share their globals, in page order, like a doctest file.
+    """
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    globs: dict[str, object] = {}
+    text = page.read_text(encoding="utf-8")
+    blocks = [b for b in _code_blocks(text) if ">>>" in b]
+    assert blocks, f"{page.name}: '>>>' found outside a fenced code block"
+    for i, block in enumerate(blocks):
+        test = parser.get_doctest(block, globs, f"{page.name}[{i}]", str(page), 0)
+        runner.run(test, clear_globs=False)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} failing example(s) in {page.name} (see output)"
