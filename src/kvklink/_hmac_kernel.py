@@ -18,8 +18,9 @@ How the fast path works
   32-byte inner digest plus padding.
 * The values' bytes are read straight from the Arrow buffers of the series (data + int64
   offsets, no copy and no Python loop per value). Messages of at most 55 bytes (a KVK number
-  with ``b"kvk:"`` is 12, a vestigingsnummer with ``b"vest:"`` 17) fit one block and are hashed
-  16 at a time, one per SIMD lane; longer ones take a general multi-block path.
+  with ``b"kvk:"`` is 12, a vestigingsnummer with ``b"vest:"`` 17) fit one block. Values are
+  hashed 16 at a time, one per SIMD lane; a group holding a longer message runs as many
+  inner compressions as that message needs, the other lanes keeping their state.
 * The digest is hex-encoded inside the kernel (8 characters per 32-bit word with SWAR
   arithmetic) into one ``uint8`` buffer that becomes the data buffer of an Arrow string array
   with fixed offsets (``64 * i``), handed to polars without a per-row loop.
@@ -94,7 +95,6 @@ _H0 = np.array(
      0x5BE0CD19],
     dtype=np.uint32,
 )
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).copy()
 
 # The kernels keep 32-bit words in uint32 arrays and wrap every sum back to uint32 with
 # ``_U(...)``: numba widens scalar arithmetic to 64 bits, and the explicit truncation lets LLVM
@@ -107,74 +107,11 @@ def _rotr(x: np.uint32, n: np.uint32) -> np.uint32:
     return _U((x >> n) | (x << (_U(32) - n)))
 
 
-@numba.njit(cache=True, inline="always")
-def _compress(
-    state: npt.NDArray[np.uint32], w: npt.NDArray[np.uint32], k: npt.NDArray[np.uint32]
-) -> None:
-    """SHA-256 compression of one block. ``w[:16]`` holds the block's words; ``state`` updates."""
-    for t in range(16, 64):
-        x = w[t - 15]
-        y = w[t - 2]
-        s0 = _rotr(x, _U(7)) ^ _rotr(x, _U(18)) ^ (x >> _U(3))
-        s1 = _rotr(y, _U(17)) ^ _rotr(y, _U(19)) ^ (y >> _U(10))
-        w[t] = _U(w[t - 16] + s0 + w[t - 7] + s1)
-    a = state[0]
-    b = state[1]
-    c = state[2]
-    d = state[3]
-    e = state[4]
-    f = state[5]
-    g = state[6]
-    h = state[7]
-    for t in range(64):
-        s1 = _rotr(e, _U(6)) ^ _rotr(e, _U(11)) ^ _rotr(e, _U(25))
-        ch = (e & f) ^ (~e & g)
-        t1 = _U(h + s1 + ch + k[t] + w[t])
-        s0 = _rotr(a, _U(2)) ^ _rotr(a, _U(13)) ^ _rotr(a, _U(22))
-        maj = (a & b) ^ (a & c) ^ (b & c)
-        t2 = _U(s0 + maj)
-        h = g
-        g = f
-        f = e
-        e = _U(d + t1)
-        d = c
-        c = b
-        b = a
-        a = _U(t1 + t2)
-    state[0] = _U(state[0] + a)
-    state[1] = _U(state[1] + b)
-    state[2] = _U(state[2] + c)
-    state[3] = _U(state[3] + d)
-    state[4] = _U(state[4] + e)
-    state[5] = _U(state[5] + f)
-    state[6] = _U(state[6] + g)
-    state[7] = _U(state[7] + h)
-
-
-@numba.njit(cache=True)
-def _padded_key_states(
-    key_block: npt.NDArray[np.uint8], h0: npt.NDArray[np.uint32], k: npt.NDArray[np.uint32]
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """SHA-256 states after absorbing ``key ^ ipad`` and ``key ^ opad`` (one block each)."""
-    w = np.empty(64, np.uint32)
-    inner = h0.copy()
-    outer = h0.copy()
-    for pad, state in ((0x36, inner), (0x5C, outer)):
-        for t in range(16):
-            word = 0
-            for j in range(4):
-                word = (word << 8) | (int(key_block[4 * t + j]) ^ pad)
-            w[t] = word
-        _compress(state, w, k)
-    return inner, outer
-
-
 #: Messages are hashed this many at a time, one per SIMD lane: every lane runs the same SHA-256
 #: round on its own message, and LLVM turns each round's loop over the lanes into vector
 #: instructions (16 x 32-bit = one AVX-512 register, two AVX2 registers).
 _LANES = 16
-#: Longest message (prefix + value, in bytes) whose padded form fits one 64-byte block. Longer
-#: messages take the general one-message-at-a-time path.
+#: Longest message (prefix + value, in bytes) whose padded form fits one 64-byte block.
 _ONE_BLOCK = 55
 
 
@@ -247,84 +184,6 @@ def _compress_lanes(
         state[i] = _U(state[i] + v[i])
 
 
-@numba.njit(cache=True)
-def _hmac_one(
-    data: npt.NDArray[np.uint8],
-    start: int,
-    mlen: int,
-    prefix: npt.NDArray[np.uint8],
-    inner: npt.NDArray[np.uint32],
-    outer: npt.NDArray[np.uint32],
-    k: npt.NDArray[np.uint32],
-    hex_digits: npt.NDArray[np.uint8],
-    out: npt.NDArray[np.uint8],
-    o: int,
-    w: npt.NDArray[np.uint32],
-    state: npt.NDArray[np.uint32],
-) -> None:
-    """General path: HMAC of one message of ``mlen`` bytes (any length) into ``out[o:o+64]``.
-
-    The message is ``prefix`` followed by ``data[start:]``. The inner hash continues from the
-    precomputed ``inner`` state (key block already absorbed) over as many blocks as the padded
-    message needs; the outer hash is one block from ``outer``.
-    """
-    plen = prefix.size
-    n_blocks = (mlen + 9 + 63) // 64
-    for j in range(8):
-        state[j] = inner[j]
-    for blk in range(n_blocks):
-        base = blk * 64
-        for t in range(16):
-            word = 0
-            for j in range(base + 4 * t, base + 4 * t + 4):
-                if j < plen:
-                    byte = int(prefix[j])
-                elif j < mlen:
-                    byte = int(data[start + j - plen])
-                elif j == mlen:
-                    byte = 0x80
-                else:
-                    byte = 0
-                word = (word << 8) | byte
-            w[t] = word
-        if blk == n_blocks - 1:
-            bits = (64 + mlen) * 8  # the key block counts towards the length
-            w[14] = bits >> 32
-            w[15] = bits & 0xFFFFFFFF
-        _compress(state, w, k)
-    for j in range(8):
-        w[j] = state[j]
-        state[j] = outer[j]
-    w[8] = 0x80000000
-    for j in range(9, 15):
-        w[j] = 0
-    w[15] = (64 + 32) * 8
-    _compress(state, w, k)
-    for j in range(8):
-        word = int(state[j])
-        for q in range(8):
-            out[o + 8 * j + q] = hex_digits[(word >> (28 - 4 * q)) & 0xF]
-
-
-@numba.njit(cache=True)
-def _block_templates(prefix: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
-    """Padded one-block message words for every message length, value bytes left zero.
-
-    Row ``m`` (``16`` words) holds the prefix, the ``0x80`` end marker at byte ``m`` and the
-    bit length of key block + message; the value's bytes are OR-ed in later. Lengths shorter
-    than the prefix are never used.
-    """
-    plen = prefix.size
-    tmpl = np.zeros((_ONE_BLOCK + 1) * 16, np.uint32)
-    for mlen in range(plen, _ONE_BLOCK + 1):
-        row = mlen * 16
-        for j in range(plen):
-            tmpl[row + j // 4] |= _U(prefix[j]) << _U(24 - 8 * (j % 4))
-        tmpl[row + mlen // 4] |= _U(0x80) << _U(24 - 8 * (mlen % 4))
-        tmpl[row + 15] = (64 + mlen) * 8  # the key block counts towards the length
-    return tmpl
-
-
 @numba.njit(cache=True, inline="always")
 def _hex_word(word: np.uint32) -> np.uint64:
     """The 8 lowercase hex characters of ``word`` as one little-endian uint64 (SWAR).
@@ -353,43 +212,80 @@ def _hmac_group(
     inner: npt.NDArray[np.uint32],
     outer: npt.NDArray[np.uint32],
     k: npt.NDArray[np.uint32],
-    hex_digits: npt.NDArray[np.uint8],
-    out: npt.NDArray[np.uint8],
     out64: npt.NDArray[np.uint64],
     lo: int,
     count: int,
     w: npt.NDArray[np.uint32],
     v: npt.NDArray[np.uint32],
     state: npt.NDArray[np.uint32],
+    saved: npt.NDArray[np.uint32],
     hexed: npt.NDArray[np.uint64],
-    w1: npt.NDArray[np.uint32],
-    state1: npt.NDArray[np.uint32],
+    lane_info: npt.NDArray[np.int64],
 ) -> None:
-    """HMAC of values ``lo .. lo + count - 1`` (``count <= _LANES``) into ``out``.
+    """HMAC of values ``lo .. lo + count - 1`` (``count <= _LANES``) into ``out64``.
 
-    Messages of at most ``_ONE_BLOCK`` bytes (every KVK number or vestigingsnummer) are hashed
-    in SIMD lanes: two lane-parallel compressions (inner block, outer block). Longer ones go
-    one at a time through :func:`_hmac_one`. Arrays are lane-minor: ``x[row * _LANES + lane]``.
+    One value per SIMD lane; arrays are lane-minor (``x[row * _LANES + lane]``). The inner hash
+    runs as many lane-parallel compressions as the group's longest padded message needs (one
+    for every KVK number or vestigingsnummer); a lane whose message has ended keeps its state.
+    The outer hash is one more compression.
     """
     plen = prefix.size
-    for lane in range(_LANES):
-        mlen = 0
-        if lane < count:
-            start = offsets[lo + lane]
-            mlen = plen + (offsets[lo + lane + 1] - start)
-        if lane >= count or mlen > _ONE_BLOCK:
-            for t in range(16):  # dummy block; a long message takes the general path below
-                w[t * _LANES + lane] = 0
-            continue
-        row = mlen * 16
-        for t in range(16):
-            w[t * _LANES + lane] = tmpl[row + t]
-        for j in range(plen, mlen):
-            w[(j >> 2) * _LANES + lane] |= _U(data[start + j - plen]) << _U(24 - 8 * (j & 3))
+    max_blocks = 1
+    for lane in range(count):
+        start = offsets[lo + lane]
+        mlen = plen + (offsets[lo + lane + 1] - start)
+        n_blocks = (mlen + 9 + 63) // 64
+        lane_info[lane] = start
+        lane_info[_LANES + lane] = mlen
+        lane_info[2 * _LANES + lane] = n_blocks
+        max_blocks = max(max_blocks, n_blocks)
     for j in range(8):
         for lane in range(_LANES):
             state[j * _LANES + lane] = inner[j]
-    _compress_lanes(state, v, w, k)
+    for blk in range(max_blocks):
+        for lane in range(_LANES):
+            if lane >= count or blk >= lane_info[2 * _LANES + lane]:
+                for t in range(16):  # a lane without a (further) block: state restored below
+                    w[t * _LANES + lane] = 0
+                continue
+            start = lane_info[lane]
+            mlen = lane_info[_LANES + lane]
+            if mlen <= _ONE_BLOCK:  # template (prefix, end marker, length) + value bytes
+                row = mlen * 16
+                for t in range(16):
+                    w[t * _LANES + lane] = tmpl[row + t]
+                for j in range(plen, mlen):
+                    w[(j >> 2) * _LANES + lane] |= _U(data[start + j - plen]) << _U(
+                        24 - 8 * (j & 3)
+                    )
+                continue
+            base = blk * 64  # general path: byte by byte
+            for t in range(16):
+                word = 0
+                for j in range(base + 4 * t, base + 4 * t + 4):
+                    if j < plen:
+                        byte = int(prefix[j])
+                    elif j < mlen:
+                        byte = int(data[start + j - plen])
+                    elif j == mlen:
+                        byte = 0x80
+                    else:
+                        byte = 0
+                    word = (word << 8) | byte
+                w[t * _LANES + lane] = word
+            if blk == lane_info[2 * _LANES + lane] - 1:
+                bits = (64 + mlen) * 8  # the key block counts towards the length
+                w[14 * _LANES + lane] = bits >> 32
+                w[15 * _LANES + lane] = bits & 0xFFFFFFFF
+        if blk > 0:
+            for i in range(8 * _LANES):
+                saved[i] = state[i]
+        _compress_lanes(state, v, w, k)
+        if blk > 0:
+            for lane in range(count):
+                if blk >= lane_info[2 * _LANES + lane]:
+                    for j in range(8):
+                        state[j * _LANES + lane] = saved[j * _LANES + lane]
     for j in range(8):
         for lane in range(_LANES):
             w[j * _LANES + lane] = state[j * _LANES + lane]
@@ -403,16 +299,8 @@ def _hmac_group(
     for i in range(8 * _LANES):
         hexed[i] = _hex_word(state[i])
     for lane in range(count):
-        i = lo + lane
-        start = offsets[i]
-        mlen = plen + (offsets[i + 1] - start)
-        if mlen > _ONE_BLOCK:
-            _hmac_one(
-                data, start, mlen, prefix, inner, outer, k, hex_digits, out, 64 * i, w1, state1
-            )
-        else:
-            for j in range(8):
-                out64[8 * i + j] = hexed[j * _LANES + lane]
+        for j in range(8):
+            out64[8 * (lo + lane) + j] = hexed[j * _LANES + lane]
 
 
 @numba.njit(parallel=True, cache=True)
@@ -420,37 +308,72 @@ def _hmac_hex_kernel(
     data: npt.NDArray[np.uint8],
     offsets: npt.NDArray[np.int64],
     prefix: npt.NDArray[np.uint8],
+    tmpl: npt.NDArray[np.uint32],
     inner: npt.NDArray[np.uint32],
     outer: npt.NDArray[np.uint32],
     k: npt.NDArray[np.uint32],
-    hex_digits: npt.NDArray[np.uint8],
-    out: npt.NDArray[np.uint8],
     out64: npt.NDArray[np.uint64],
     n_chunks: int,
 ) -> None:
-    """Write the 64 hex characters of HMAC(prefix + value i) to ``out[64 i : 64 i + 64]``.
+    """Write the 64 hex characters of HMAC(prefix + value i) to ``out64[8 i : 8 i + 8]``.
 
-    Value ``i`` is ``data[offsets[i]:offsets[i + 1]]``; ``out64`` is ``out`` viewed as uint64.
-    Values go ``_LANES`` at a time through :func:`_hmac_group`; ``n_chunks`` contiguous runs
-    of groups are spread over numba's threads.
+    Value ``i`` is ``data[offsets[i]:offsets[i + 1]]``; ``out64`` is the output characters
+    viewed as uint64. Values go ``_LANES`` at a time through :func:`_hmac_group`; ``n_chunks``
+    contiguous runs of groups are spread over numba's threads.
     """
     n = offsets.size - 1
     n_groups = (n + _LANES - 1) // _LANES
     per_chunk = (n_groups + n_chunks - 1) // n_chunks
-    tmpl = _block_templates(prefix)
     for c in numba.prange(n_chunks):
         w = np.empty(64 * _LANES, np.uint32)
         v = np.empty(8 * _LANES, np.uint32)
         state = np.empty(8 * _LANES, np.uint32)
+        saved = np.empty(8 * _LANES, np.uint32)
         hexed = np.empty(8 * _LANES, np.uint64)
-        w1 = np.empty(64, np.uint32)
-        state1 = np.empty(8, np.uint32)
+        lane_info = np.empty(3 * _LANES, np.int64)
         for grp in range(c * per_chunk, min(n_groups, (c + 1) * per_chunk)):
             lo = grp * _LANES
             _hmac_group(
-                data, offsets, prefix, tmpl, inner, outer, k, hex_digits, out, out64, lo,
-                min(_LANES, n - lo), w, v, state, hexed, w1, state1,
+                data, offsets, prefix, tmpl, inner, outer, k, out64, lo,
+                min(_LANES, n - lo), w, v, state, saved, hexed, lane_info,
             )
+
+
+def _block_templates(prefix: bytes) -> npt.NDArray[np.uint32]:
+    """Padded one-block message words for every message length, value bytes left zero.
+
+    Row ``m`` (16 words) holds the prefix, the ``0x80`` end marker at byte ``m`` and the bit
+    length of key block + message; the value's bytes are OR-ed in by the kernel. Rows for
+    lengths shorter than the prefix are never used.
+    """
+    blocks = np.zeros((_ONE_BLOCK + 1, 64), dtype=np.uint8)
+    plen = len(prefix)
+    if 0 < plen <= _ONE_BLOCK:  # with a longer prefix no message fits one block
+        blocks[:, :plen] = np.frombuffer(prefix, dtype=np.uint8)
+    lengths = np.arange(_ONE_BLOCK + 1)
+    blocks[lengths, lengths] = 0x80  # for m < plen this clobbers the prefix: row unused
+    words = blocks.view(">u4").astype(np.uint32)
+    words[:, 15] = (64 + lengths) * 8  # the key block counts towards the length
+    return np.ascontiguousarray(words).reshape(-1)
+
+
+def _padded_key_states(key: bytes) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """SHA-256 states after absorbing ``key ^ ipad`` and ``key ^ opad`` (lanes 0 and 1)."""
+    if len(key) > 64:  # RFC 2104: keys longer than the block size are hashed first
+        key = hashlib.sha256(key).digest()
+    block = np.zeros(64, dtype=np.uint8)
+    block[: len(key)] = np.frombuffer(key, dtype=np.uint8)
+    w = np.zeros((64, _LANES), dtype=np.uint32)
+    w[:16, 0] = (block ^ 0x36).view(">u4")
+    w[:16, 1] = (block ^ 0x5C).view(">u4")
+    state = np.repeat(_H0[:, None], _LANES, axis=1)
+    flat_state = np.ascontiguousarray(state).reshape(-1)
+    _compress_lanes(flat_state, np.empty(8 * _LANES, np.uint32), w.reshape(-1), _K)
+    state = flat_state.reshape(8, _LANES)
+    inner, outer = state[:, 0].copy(), state[:, 1].copy()
+    block[:] = 0
+    w[:] = 0
+    return inner, outer
 
 
 def _check_arguments(key: object, prefix: object, values: object) -> None:
@@ -489,14 +412,6 @@ def _hmac_python(key: bytes, prefix: bytes, values: pl.Series) -> pl.Series:
     return pl.Series(values.name, out, dtype=pl.String)
 
 
-def _key_block(key: bytes) -> npt.NDArray[np.uint8]:
-    if len(key) > 64:  # RFC 2104: keys longer than the block size are hashed first
-        key = hashlib.sha256(key).digest()
-    block = np.zeros(64, dtype=np.uint8)
-    block[: len(key)] = np.frombuffer(key, dtype=np.uint8)
-    return block
-
-
 def _as_large_string(values: pl.Series) -> Any:
     arr = values.to_arrow()
     if isinstance(arr, pa.ChunkedArray):
@@ -517,7 +432,7 @@ def _hmac_numba(key: bytes, prefix: bytes, values: pl.Series) -> pl.Series:
         if data_buf is not None
         else np.zeros(0, dtype=np.uint8)
     )
-    inner, outer = _padded_key_states(_key_block(key), _H0, _K)
+    inner, outer = _padded_key_states(key)
     out = np.empty(64 * n, dtype=np.uint8)
     if n:
         n_chunks = min(n, 16 * numba.get_num_threads())
@@ -530,11 +445,10 @@ def _hmac_numba(key: bytes, prefix: bytes, values: pl.Series) -> pl.Series:
                 data,
                 offsets,
                 np.frombuffer(prefix, dtype=np.uint8),
+                _block_templates(prefix),
                 inner,
                 outer,
                 _K,
-                _HEX_DIGITS,
-                out,
                 out.view(np.uint64),
                 n_chunks,
             )
