@@ -15,7 +15,8 @@ into a :class:`Cohort`:
   ``exact=["index_year", ...]``.
 * **covariates** are measured in year ``y - 1``, strictly before the index date: sector, size band,
   legal form, KVK region, firm age at the index date, and for each outcome the level in ``y - 1``
-  and the pre-period trends ``o_trend = log1p(o[y-1]) - log1p(o[y-2])`` and
+  (``o_pre``, and ``o_log_pre = log1p(o_pre)`` for modelling skewed sizes) and the pre-period
+  trends ``o_trend = log1p(o[y-1]) - log1p(o[y-2])`` and
   ``o_trend2 = log1p(o[y-2]) - log1p(o[y-3])`` (0 where a year has no record; units without a
   ``y - 2`` record are flagged by ``new_firm``).
 
@@ -190,7 +191,7 @@ class CohortSpec:
         """Names of the pre-treatment covariates :func:`build_cohort` adds for matching."""
         names = ["firm_age", "new_firm"]
         for outcome in self.outcomes:
-            names += [f"{outcome}_pre", f"{outcome}_trend", f"{outcome}_trend2"]
+            names += [f"{outcome}_log_pre", f"{outcome}_trend", f"{outcome}_trend2"]
         return names
 
 
@@ -316,6 +317,7 @@ def _covariates_at(register: pl.LazyFrame, units: pl.LazyFrame, spec: CohortSpec
     reference_day = pl.coalesce(pl.col("index_date"), pl.date(pl.col("index_year"), 1, 1))
     trends = []
     for o in spec.outcomes:
+        trends.append(pl.col(f"{o}_pre").cast(pl.Float64).log1p().alias(f"{o}_log_pre"))
         trends.append(_log_growth(f"{o}_pre", f"_{o}_2").alias(f"{o}_trend"))
         trends.append(_log_growth(f"_{o}_2", f"_{o}_3").alias(f"{o}_trend2"))
     first_outcome = spec.outcomes[0] if spec.outcomes else None
@@ -470,6 +472,7 @@ def build_cohort(linked: AnyFrame, register: AnyFrame, spec: CohortSpec) -> Coho
         "size_band",
         "legal_form",
         "kvk_region",
+        *[f"{o}_pre" for o in spec.outcomes],
         *spec.covariates(),
     ]
     units = (
