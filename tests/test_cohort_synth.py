@@ -1,8 +1,9 @@
-"""Cohorts on the synthetic data: balance after matching, ATT covers the planted effect, no pre-trend.
+"""Cohorts on synthetic data: balance after matching, ATT covers the planted effect, no pre-trend.
 
 The synthetic users were selected on what the register shows before first use (size, starter
-status, sector, region and realised turnover growth), so a naive users-versus-non-users comparison is
-biased while matching on the cohort's pre-period covariates can recover the planted effect.
+status, sector, region and realised turnover growth), so a naive users-versus-non-users
+comparison is biased while matching on the cohort's pre-period covariates can recover the
+planted effect.
 """
 
 from __future__ import annotations
