@@ -421,9 +421,13 @@ def main() -> None:
             rows[measure] = run_child([measure, case, str(args.repeat)], env)
             print(case, measure, rows[measure], flush=True)
         bare = rows["bare_hmac_loop"].get("best_s")
+        bare_cpu = min(rows["bare_hmac_loop"].get("cpu_s") or [0.0])
         for row in rows.values():
             if bare and "best_s" in row:
                 row["ratio_to_bare_loop"] = round(row["best_s"] / bare, 3)
+            if bare_cpu and row.get("cpu_s"):
+                # CPU seconds summed over all threads: robust to other load on the machine.
+                row["cpu_ratio_to_bare_loop"] = round(min(row["cpu_s"]) / bare_cpu, 3)
         results["cases"][case] = rows
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,10 @@ How the fast path works
 
 Cost
 ----
-The first call in a fresh environment compiles the kernel: about 8 s of CPU (longer on a
-busy machine). The result is cached on disk (``__pycache__`` next to this file, or
-``NUMBA_CACHE_DIR``), so later processes only load it: about 0.2–0.9 s on the first call.
+The first call in a fresh environment compiles the kernel: about 6 s of CPU on the 2-core
+reference machine (more wall time when the machine is busy). The result is cached on disk
+(``__pycache__`` next to this file, or ``NUMBA_CACHE_DIR``), so later processes only load
+it: about 0.2–0.9 s on the first call.
 ``engine="auto"`` uses plain :func:`hmac.digest` below :data:`AUTO_NUMBA_MIN_VALUES`
 values, so small inputs never wait for the kernel. Measured throughput and the comparison
 with a bare ``hmac.digest`` loop are in ``benchmarks/README.md``.
