@@ -60,7 +60,7 @@ def band_metrics(
             "precision": precision, "recall": recall, "f1": _f1(precision, recall)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class QualityReport:
     """Quality of a recovery against a truth table (see the module docstring).
 

@@ -221,7 +221,7 @@ def person_spec(*, target: str = "person_id", query_id: str | None = None) -> Re
     return RecoverySpec(fields=fields, blocking=blocking, target=target, query_id=query_id)
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class RecoveryResult:
     """The outcome of :func:`recover_kvk`.
 
@@ -362,7 +362,7 @@ def _levels(
     return out
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class PreparedReference:
     """A reference frame standardised once, for recovering many batches of queries.
 
