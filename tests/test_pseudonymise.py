@@ -100,9 +100,23 @@ def test_pandas_in_pandas_out_same_result(
     assert pd_res.frame.dtypes["date"] == pl_res.frame.to_pandas().dtypes["date"]
     assert pd_res.frame.index.equals(pd.RangeIndex(3))
     assert pd_res.quarantine["reason"].tolist() == ["missing", "vestigingsnummer"]
+    assert list(pd_res.quarantine.columns) == [*raw_interactions.columns, "reason"]
+    assert pd_res.quarantine["company_name"].tolist() == ["Gamma", "Delta"]
+    assert pd_res.dropped_columns == pl_res.dropped_columns
+    assert pd_res.frame.columns.tolist() == pl_res.frame.columns
     assert pd_res.ledger == pl_res.ledger
     lazy = pseudonymise(raw_interactions.lazy(), key=purpose_key, consent=POLICY)
     assert lazy.frame.equals(pl_res.frame)
+
+
+def test_pandas_errors_name_every_column(purpose_key: PurposeKey) -> None:
+    wide = pd.DataFrame({"kvk": ["12345678"], "a": [1], "b": ["x"]})
+    with pytest.raises(SchemaError, match="'kvk', 'a', 'b'"):
+        pseudonymise(wide, key=purpose_key, consent=None)
+    with pytest.raises(SchemaError, match="non-string column name"):
+        pseudonymise(pd.DataFrame({0: ["12345678"]}), key=purpose_key, consent=None)
+    with pytest.raises(ConsentError, match="needs column 'consent'"):
+        pseudonymise(wide, key=purpose_key, consent=POLICY, column="kvk")
 
 
 def test_pandas_float_column_with_nan_pads_and_counts(purpose_key: PurposeKey) -> None:

@@ -320,7 +320,29 @@ def pseudonymise(
         key's.
     """
     _check_arguments(key, consent, column, date_column)
-    df, kind = to_polars(_prepare_pandas(frame, column), argument="frame")
+    source = _prepare_pandas(frame, column)
+    if isinstance(source, pd.DataFrame):
+        # Convert only the columns this function reads: pandas text columns cost one Python
+        # object per cell to convert. Names are checked on an empty probe first, so errors
+        # list every column of the caller's frame.
+        probe, _ = to_polars(source.head(0), argument="frame")
+        names = probe.columns
+        require_columns(probe, [column], argument="frame")
+        if consent is not None:
+            consent._check_schema(probe.schema)
+        wanted = {
+            column,
+            date_column,
+            *_output_columns(
+                probe, column=column, keep=keep, date_column=date_column, consent=consent
+            ),
+        }
+        if consent is not None:
+            wanted.update(consent.columns)
+        df, kind = to_polars(source[[c for c in names if c in wanted]], argument="frame")
+    else:
+        df, kind = to_polars(source, argument="frame")
+        names = df.columns
     if df.height == 0:
         msg = (
             f"The 'frame' argument has no rows (columns: {len(df.columns)}). "
@@ -390,8 +412,13 @@ def pseudonymise(
     )
 
     # 4. quarantine (raw identifiers!) and ledger (counts only)
-    reason_name = "reason" if "reason" not in df.columns else "kvklink_reason"
-    quarantine = work.filter(~usable).select(*df.columns, pl.col(_REASON).alias(reason_name))
+    reason_name = "reason" if "reason" not in names else "kvklink_reason"
+    bad = work.select(pl.arg_where(~usable)).to_series()
+    if isinstance(source, pd.DataFrame):
+        rows, _ = to_polars(source.iloc[bad.to_numpy()], argument="frame")
+        quarantine = rows.with_columns(work[_REASON].gather(bad).alias(reason_name))
+    else:
+        quarantine = work.filter(~usable).select(*names, pl.col(_REASON).alias(reason_name))
     include = [_PSEUDONYM_OK, *(r for r in KVK_REASONS if r not in USABLE_KVK_REASONS)]
     if consent is not None:
         include += list(CONSENT_OUTCOMES)
@@ -412,7 +439,7 @@ def pseudonymise(
     if not ledger.reconciles():  # pragma: no cover - an internal invariant
         msg = "Row ledger does not reconcile with the input rows. Hint: report this as a bug."
         raise InputError(msg)
-    dropped = tuple(c for c in df.columns if c not in kept)
+    dropped = tuple(c for c in names if c not in kept)
     logger.info(
         "pseudonymised %d of %d rows (%d quarantined, %d excluded by consent)",
         out.height,
