@@ -181,6 +181,11 @@ def main() -> None:
                 entry["max_abs_stat_diff"] = max_diff(ours, peer)
             results.append(entry)
             print(json.dumps(entry), flush=True)
+            write_results(results)
+
+
+def write_results(results: list[dict[str, object]]) -> None:
+    """Write the results so far (after every size, so a long run keeps what it measured)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
