@@ -247,8 +247,7 @@ treated_units = units.with_columns(
 ).filter(pl.col("treat"))
 treated_units.group_by("kept").agg(
     pl.len().alias("firms"),
-    *[pl.col(c).mean().round(3) for c in ["firm_age", "new_firm", "employees_pre",
-                                         "turnover_trend"]],
+    *[pl.col(c).mean().round(3) for c in covariates],
 ).sort("kept")
 
 # %% [markdown]
