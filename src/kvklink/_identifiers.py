@@ -1,24 +1,23 @@
 """KVK numbers, vestigingsnummers and RSINs: vectorised normalisation and validation.
 
-Everything here is a polars expression pipeline (no Python loop per row). The central piece is
-:func:`kvk_number_expr`, which turns a messy column into a struct of the normalised 8-digit
-KVK number (or null) and a *reason code* saying what the value was:
+Everything here is vectorised: polars expressions, plus a one-pass numba kernel for the
+common text shapes (:mod:`kvklink._identifiers_kernel`, checked against the expressions). No
+Python code runs per row. The central piece is :func:`kvk_number_expr`, which turns a messy
+column into a struct of the normalised 8-digit KVK number (or null) and a *reason code*:
 
-==================  ==========================================================================
-reason              meaning
-==================  ==========================================================================
-``ok``              8 digits once prefixes (``KvK``, ``KvK-nr.``, ``KVK-nummer:``, ``kvk nr``),
-                    separators (spaces, dots, dashes) and surrounding text are removed.
-                    Never rejected on a checksum: KVK numbers have none.
-``padded_numeric``  7 digits in a *numeric* (int/float) input: a spreadsheet dropped the leading
-                    zero. Padded with one ``0``. Seven-digit *strings* are ``malformed``.
-``vestigingsnummer`` 12 digits: an establishment number (or a legacy dossier + subdossier).
-``rsin_or_bsn``     9 digits: an RSIN or BSN, not a KVK number.
-``btw_id``          a Dutch VAT id (``NL`` + 9 digits + ``B`` + 2 digits).
-``malformed``       anything else: another digit count, several separate numbers in one cell,
-                    a negative or fractional number, text without digits.
-``missing``         null, NaN, empty or a placeholder such as ``n.v.t.``, ``onbekend``, ``-``.
-==================  ==========================================================================
+* ``ok``: 8 digits once prefixes (``KvK``, ``KvK-nr.``, ``KVK-nummer:``, ``kvk nr``),
+  separators (spaces, dots, dashes) and surrounding text are removed. Never rejected on a
+  checksum: KVK numbers have none. Text such as ``12345678.0`` (a float written out) counts.
+* ``padded_numeric``: 7 digits in a *numeric* (int/float) input: a spreadsheet dropped the
+  leading zero. Padded with one ``0`` and counted. Seven-digit *text* is ``malformed``
+  (ambiguous with a typo).
+* ``vestigingsnummer``: 12 digits, an establishment number (or a legacy dossier + subdossier).
+* ``rsin_or_bsn``: 9 digits, an RSIN or BSN, not a KVK number.
+* ``btw_id``: a Dutch VAT id (``NL`` + 9 digits + ``B`` + 2 digits).
+* ``malformed``: anything else: another digit count, several separate numbers in one cell,
+  a negative or fractional number, text without digits.
+* ``missing``: null, NaN, empty or a placeholder (:data:`MISSING_TOKENS`: ``n.v.t.``,
+  ``onbekend``, ``-`` …).
 
 Only ``ok`` and ``padded_numeric`` (:data:`USABLE_KVK_REASONS`) carry a KVK number.
 
