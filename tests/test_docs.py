@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,8 +48,15 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     for page in nav:
         rendered = site / ("index.html" if page == "index.md" else page[:-3] + "/index.html")
         assert rendered.exists(), f"{page} was not rendered"
-    api = (site / "api" / "cohorts" / "index.html").read_text(encoding="utf-8")
-    assert "kvklink.cohort.match" in api or "match(" in api
+    # Every public name of kvklink has an entry (an anchor) in the API reference.
+    anchors: set[str] = set()
+    for page in (site / "api").rglob("index.html"):
+        anchors |= {a.rsplit(".", 1)[-1] for a in re.findall(r'id="(kvklink[\w.]*)"',
+                                                            page.read_text(encoding="utf-8"))}
+    import kvklink
+
+    missing = sorted(set(kvklink.__all__) - {"__version__"} - anchors)
+    assert not missing, f"public names without an API reference entry: {missing}"
 
 
 def test_every_docs_page_is_in_the_nav() -> None:
