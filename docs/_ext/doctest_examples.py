@@ -11,6 +11,8 @@ copy of each docstring only; the source files are not changed and doctests still
 * reST simple tables (``=====  =====`` rules) become Markdown tables.
 * A paragraph ending in ``::`` before an indented literal block ends in ``:`` (the indented
   block is already a Markdown code block).
+* reST definition lists in the free text before the first numpy section become Markdown
+  definition lists.
 """
 
 from __future__ import annotations
@@ -23,6 +25,26 @@ import griffe
 _EXAMPLES_HEADING = re.compile(r"^Examples?\n-{3,}$", re.MULTILINE)
 _ROLE = re.compile(r":(?:class|func|meth|data|attr|mod|exc|obj|const|ref|term):`~?([^`]+)`")
 _RULE = re.compile(r"^=+(?:[ \t]+=+)+[ \t]*$")
+_SECTION = re.compile(
+    r"^(?:Parameters|Returns|Yields|Raises|Warns|Examples?|Notes|References|See Also|Attributes"
+    r"|Methods|Other Parameters)\n-{3,}$",
+    re.MULTILINE,
+)
+_DEFINITION = re.compile(r"^(?![*+\- ]|\d+\.|>>>)(\S[^\n]*)\n((?:    \S[^\n]*(?:\n|$))+)",
+                         re.MULTILINE)
+
+
+def _definition(match: re.Match[str]) -> str:
+    body = match.group(2).rstrip("\n").split("\n")
+    return f"{match.group(1)}\n:   {body[0][4:]}\n" + "".join(f"{line}\n" for line in body[1:])
+
+
+def _definition_lists(text: str) -> str:
+    """reST definition lists (term, then 4-space-indented lines) in the free text before the
+    first numpy section become Markdown definition lists (sections keep their own syntax)."""
+    section = _SECTION.search(text)
+    head, tail = (text[: section.start()], text[section.start() :]) if section else (text, "")
+    return _DEFINITION.sub(_definition, head) + tail
 
 
 def _role(match: re.Match[str]) -> str:
@@ -107,7 +129,7 @@ class DoctestExamples(griffe.Extension):
         if docstring is None:
             return
         text = docstring.value
-        text = _ROLE.sub(_role, text)
+        text = _definition_lists(_ROLE.sub(_role, text))
         lines = _literal_blocks(_tables(text.split("\n")))
         if ">>>" in text and not _EXAMPLES_HEADING.search(text):
             for i, line in enumerate(lines):
