@@ -176,7 +176,7 @@ def test_same_seed_identical_files_different_seed_differs(tmp_path: Path) -> Non
     b = synth.generate(scale=0.003, seed=11).write(tmp_path / "b")
     c = synth.generate(scale=0.003, seed=12).write(tmp_path / "c")
     da, db, dc = _digests(a), _digests(b), _digests(c)
-    assert da == db
+    assert da == db  # every Parquet file and the manifest, byte for byte
     assert set(a) == {*synth.TABLES, "manifest"}
     differing = [k for k in synth.TABLES if da[k] != dc[k]]
     assert set(differing) == set(synth.TABLES)
