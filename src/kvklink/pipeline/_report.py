@@ -573,7 +573,7 @@ def build_report(ctx: StageContext) -> None:
     if "group_time" in ej:
         dyn = ctx.read_parquet("effects", "group_time_dynamic.parquet")
         gt = ej["group_time"]
-        dyn_table, _ = _stat_table(
+        dyn_table, dyn_ok = _stat_table(
             "group_time_dynamic",
             f"Group-time ATTs (Callaway & Sant'Anna, {gt['control']} controls), by event time",
             dyn,
@@ -584,11 +584,22 @@ def build_report(ctx: StageContext) -> None:
             note="Unmatched register panel of the cohort's units (no covariates).",
         )
         effects.blocks.append(dyn_table)
-        if all(c == policy.marker for c in dyn_table.rows[0][1:2]) is False:
+        post = [
+            ok
+            for ok, e in zip(dyn_ok, dyn.get_column("event_time").to_list(), strict=True)
+            if e >= 0
+        ]
+        if post and all(post):  # the overall effect is a mean of these rows
             ov = gt["overall"]
             effects.blocks.append(
                 f"Overall (mean of post-treatment event times): {ov['estimate']:+.4f} "
                 f"[{ov['ci_low']:+.4f}, {ov['ci_high']:+.4f}]."
+            )
+        pre = gt.get("pretrend_test")
+        if pre is not None and pre.get("p_value") is not None and all(dyn_ok):
+            effects.blocks.append(
+                f"Joint test of zero pre-treatment ATT(g, t): chi² = {pre['statistic']:.2f} on "
+                f"{pre['df']:.0f} df, p = {pre['p_value']:.3g}."
             )
     sections.append(effects)
 

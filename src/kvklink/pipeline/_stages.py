@@ -526,6 +526,7 @@ def _group_time(ctx: StageContext, units: pl.DataFrame) -> dict[str, Any]:
         "n_units": int(gt.n_units),
         "n_dropped": {k: int(v) for k, v in gt.n_dropped.items()},
         "control": config.effects.group_time_control,
+        "pretrend_test": {k: float(v) for k, v in gt.pretrend_test().items()},
     }
 
 
