@@ -108,8 +108,13 @@ def test_report_has_no_disclosure_violations(demo: dict[str, Any]) -> None:
     pseudonyms = set(
         pl.read_parquet(run_dir / "pseudonymise" / "interactions.parquet")["pseudonym"]
     )
-    for text in (html, md):
+    be_ids = set(
+        pl.read_parquet(demo["root"] / "synthetic" / "register.parquet")["be_id"].cast(pl.Utf8)
+    )
+    tables_text = (run_dir / "report" / "tables.json").read_text(encoding="utf-8")
+    for text in (html, md, tables_text):
         assert not pseudonyms & set(re.findall(r"[0-9a-f]{64}", text))
+        assert not be_ids & set(_TOKEN.findall(text))
 
 
 def _raw_kvk_numbers(root: Path) -> set[str]:

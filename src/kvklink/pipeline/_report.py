@@ -226,6 +226,8 @@ def _event_plot(frame: pl.DataFrame, title: str) -> bytes | None:
     lo = frame.get_column("ci_low").to_numpy()
     hi = frame.get_column("ci_high").to_numpy()
     ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt="o", capsize=3)
+    if -1 not in set(x.tolist()):  # the reference period, zero by construction
+        ax.plot([-1], [0.0], marker="o", markerfacecolor="none", color="C0", linestyle="none")
     ax.axhline(0.0, color="grey", linewidth=1)
     ax.axvline(-0.5, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("event time (years from the index year)")
