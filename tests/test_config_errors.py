@@ -57,7 +57,23 @@ def test_unknown_key_names_its_path(folder: Path) -> None:
 
 def test_wrong_type_names_its_path(folder: Path) -> None:
     text = example_config_text().replace("ratio = 1", 'ratio = "two"')
-    with pytest.raises(ConfigError, match=r"matching\.ratio: "):
+    with pytest.raises(ConfigError, match=r"matching\.ratio: .*\(got str\); give a whole number"):
+        load_config(_write(folder, text))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("replace = false", 'replace = "no"', "matching.replace: .*true or false"),
+        ("horizon_years = 2", 'horizon_years = "2"', "cohort.horizon_years: .*whole number"),
+        ("as_of = 2024-12-31", 'as_of = "31-12-2024"', "as_of: .*TOML date"),
+        ("window = [2018-01-01, 2021-12-31]", "window = [2018-01-01]", "cohort.window: too few"),
+        ("event_window = [-3, 2]", 'event_window = [-3, "x"]', r"effects\.event_window\[1\]"),
+    ],
+)
+def test_strict_types_with_a_fix(folder: Path, old: str, new: str, expected: str) -> None:
+    text = example_config_text().replace(old, new)
+    with pytest.raises(ConfigError, match=expected):
         load_config(_write(folder, text))
 
 

@@ -69,7 +69,8 @@ _KEY_MATERIAL_FIELDS = ("hex", "value", "key", "secret", "master", "master_key")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # strict: "2" is not an int and "no" is not a bool (TOML has real numbers and booleans)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=True)
 
 
 class InputFile(_Section):
@@ -94,7 +95,7 @@ class InputsSection(_Section):
     """All input tables. ``handelsregister`` is only needed for recovery."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True, strict=True
     )
 
     interactions: InteractionsInput
@@ -149,7 +150,7 @@ class LinkageSection(_Section):
 class CohortSection(_Section):
     """The :class:`kvklink.CohortSpec` (same names and meanings)."""
 
-    window: tuple[dt.date, dt.date]
+    window: tuple[dt.date, dt.date] = Field(strict=False)
     activities: list[str] | None = None
     statutory_task: list[str] | None = None
     controls: Literal["never_treated", "not_yet_treated"] = "never_treated"
@@ -193,7 +194,7 @@ class EffectsSection(_Section):
     outcome: str = "turnover"
     transform: Literal["log", "log1p", "none"] = "log"
     horizon: int | None = Field(default=None, ge=0)
-    event_window: tuple[int, int] | None = None
+    event_window: tuple[int, int] | None = Field(default=None, strict=False)
     event_trend: Literal["none", "linear"] = "none"
     group_time: bool = False
     group_time_control: Literal["never", "notyet"] = "never"
@@ -348,15 +349,32 @@ _FIXES = {
 }
 
 
+_TYPE_HINTS = {
+    "int": "give a whole number without quotes, e.g. 3",
+    "float": "give a number without quotes, e.g. 0.75",
+    "bool": "give true or false (no quotes)",
+    "date": "give a TOML date without quotes, e.g. 2024-12-31",
+    "string": 'give a quoted string, e.g. "text"',
+    "list": 'give a list, e.g. ["a", "b"]',
+    "tuple": "give a list of two items, e.g. [2018-01-01, 2021-12-31]",
+    "dict": 'give a table, e.g. { kvk_nummer = "KVK_NR" }',
+}
+
+
 def _describe(error: Any) -> str:
     loc = tuple(x for x in error["loc"] if not str(x).startswith("function-after"))
+    kind = str(error["type"])
+    if kind == "missing" and loc and isinstance(loc[-1], int):
+        return f"{_field_path(loc[:-1])}: too few items; {_TYPE_HINTS['tuple']}"
     where = _field_path(loc)
-    kind = error["type"]
     if kind in _FIXES:
         what = "unknown key" if kind == "extra_forbidden" else "required key is missing"
         return f"{where}: {what}; {_FIXES[kind]}"
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    base = kind.split("_", 1)[0]
+    if kind.endswith(("_type", "_parsing")) and base in _TYPE_HINTS:
+        got = type(error.get("input")).__name__
+        message = f"{message} (got {got}); {_TYPE_HINTS[base]}"
     return f"{where}: {message}"
 
 
@@ -485,7 +503,7 @@ class CohortInputs(_Section):
     """Inputs of ``kvklink cohort``: linked interactions and the BE-year register."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True, strict=True
     )
 
     linked: InputFile
