@@ -179,15 +179,21 @@ def _recover(
     for name in ("accepted", "review", "rejected"):
         counts[name] = int((statuses == name).sum())
     counts["used"] = int(use.sum())
+    original = pl.col("kvk_nummer").cast(pl.Utf8)
+    if interactions.schema["kvk_nummer"] != pl.Utf8:
+        # numeric input: keep the normalised number (a 7-digit number is padded) so that
+        # the text column still pseudonymises the same KVK number
+        indexed = indexed.with_columns(normalised.get_column("kvk").alias("__norm"))
+        original = pl.coalesce(pl.col("__norm"), original)
     merged = (
         indexed.join(recovered, on="__row", how="left", maintain_order="left")
         .with_columns(
             pl.when(pl.col("__kvk").is_not_null())
             .then(pl.col("__kvk"))
-            .otherwise(pl.col("kvk_nummer").cast(pl.Utf8))
+            .otherwise(original)
             .alias("kvk_nummer")
         )
-        .drop("__row", "__kvk")
+        .drop("__row", "__kvk", "__norm", strict=False)
     )
     return merged, counts
 
