@@ -102,8 +102,11 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
     as_json: bool = typer.Option(False, "--json", help="One JSON log line per event on stdout."),
 ) -> None:
-    """Run the evaluation described by CONFIG: pseudonymise → link → cohort → match → effects →
-    report, with a manifest.json in the outputs directory."""
+    """Run the evaluation in CONFIG (pseudonymise → link → cohort → match → effects → report).
+
+    Writes the stage outputs and manifest.json to the config's outputs directory. Exit codes:
+    0 ok, 1 a stage failed (previous outputs unchanged), 2 invalid config, input or key.
+    """
     from kvklink.pipeline import load_config, run_pipeline
 
     try:
