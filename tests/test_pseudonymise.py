@@ -438,3 +438,21 @@ def test_no_raw_kvk_number_leaks_anywhere(data: tuple[pl.DataFrame, list[str]]) 
     blob = "\n".join(texts)
     leaked = sorted(s for s in secrets_ if s in blob)
     assert not leaked, f"{len(leaked)} raw value(s) leaked"
+
+
+def test_pandas_kept_columns_keep_their_dtypes_and_any_index(purpose_key: PurposeKey) -> None:
+    df = pd.DataFrame(
+        {"kvk_nummer": ["12345678", "x", "87654321"], "channel": ["a", "b", "c"], "n": [1, 2, 3]},
+        index=pd.Index([10, 20, 30]),
+    )
+    res = pseudonymise(df, key=purpose_key, consent=None, keep=["channel", "n"])
+    assert res.frame["channel"].tolist() == ["a", "c"]
+    assert res.frame["n"].dtype == df["n"].dtype
+    assert res.frame.index.equals(pd.RangeIndex(2))
+    assert res.frame["pseudonym"].tolist() == [
+        independent_pseudonym("12345678"),
+        independent_pseudonym("87654321"),
+    ]
+    assert res.quarantine["channel"].tolist() == ["b"]
+    empty_keep = pseudonymise(df, key=purpose_key, consent=None, keep=[])
+    assert empty_keep.frame.columns.tolist() == ["pseudonym", "key_id", "scheme_version"]

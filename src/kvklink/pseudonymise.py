@@ -321,39 +321,33 @@ def pseudonymise(
     """
     _check_arguments(key, consent, column, date_column)
     source = _prepare_pandas(frame, column)
-    if isinstance(source, pd.DataFrame):
-        # Convert only the columns this function reads: pandas text columns cost one Python
-        # object per cell to convert. Names are checked on an empty probe first, so errors
-        # list every column of the caller's frame.
+    from_pandas = isinstance(source, pd.DataFrame)
+    if from_pandas:
+        # Convert only the columns the computation reads: pandas text columns cost one Python
+        # object per cell to convert. Kept columns never enter polars; their rows are taken
+        # from the caller's frame at the end (keeping their pandas dtypes). Names and dtypes
+        # are checked on an empty probe, so errors list every column of the caller's frame.
         probe, _ = to_polars(source.head(0), argument="frame")
         names = probe.columns
         require_columns(probe, [column], argument="frame")
-        if consent is not None:
-            consent._check_schema(probe.schema)
-        wanted = {
-            column,
-            date_column,
-            *_output_columns(
-                probe, column=column, keep=keep, date_column=date_column, consent=consent
-            ),
-        }
-        if consent is not None:
-            wanted.update(consent.columns)
+        wanted = {column, *(consent.columns if consent is not None else ())}
         df, kind = to_polars(source[[c for c in names if c in wanted]], argument="frame")
+        schema = probe.schema
     else:
         df, kind = to_polars(source, argument="frame")
         names = df.columns
+        schema = df.schema
     if df.height == 0:
         msg = (
-            f"The 'frame' argument has no rows (columns: {len(df.columns)}). "
+            f"The 'frame' argument has no rows (columns: {len(names)}). "
             "Hint: check that the input file holds data."
         )
         raise SchemaError(msg)
     require_columns(df, [column], argument="frame")
     dtype = df.schema[column]
     check_identifier_dtype(dtype, column=column, argument="frame")
-    if date_column in df.columns:
-        d = df.schema[date_column]
+    if date_column in schema:
+        d = schema[date_column]
         if not (d in (pl.Date, pl.String, pl.Null) or isinstance(d, pl.Datetime)):
             msg = (
                 f"Date column {date_column!r} has dtype {d}; expected Date, Datetime or text. "
@@ -361,8 +355,16 @@ def pseudonymise(
             )
             raise SchemaError(msg)
     if consent is not None:
+        if from_pandas:
+            consent._check_schema(probe.schema)  # names: errors list every column
         consent._check_schema(df.schema)
-    kept = _output_columns(df, column=column, keep=keep, date_column=date_column, consent=consent)
+    kept = _output_columns(
+        probe if from_pandas else df,
+        column=column,
+        keep=keep,
+        date_column=date_column,
+        consent=consent,
+    )
 
     # 1. normalise and classify (one polars pass)
     ident = kvk_number_expr(column, numeric=is_numeric_dtype(dtype))
@@ -405,18 +407,24 @@ def pseudonymise(
     selected = work.filter(pl.col(_OUTCOME) == _PSEUDONYM_OK)
     pseudonyms = key._pseudonymise_valid_kvk(selected[_KVK])
     out = selected.with_columns(pseudonyms.alias("pseudonym")).select(
-        *kept,
+        *([] if from_pandas else kept),
         "pseudonym",
         pl.lit(key.key_id, dtype=pl.String).alias("key_id"),
         pl.lit(key.scheme_version, dtype=pl.String).alias("scheme_version"),
     )
+    if from_pandas:
+        rows = work.select(pl.arg_where(pl.col(_OUTCOME) == _PSEUDONYM_OK)).to_series()
+        taken = source[kept].iloc[rows.to_numpy()].reset_index(drop=True)
+        result_frame = pd.concat([taken, _to_caller_kind(out, "pandas")], axis=1)
+    else:
+        result_frame = like_input(out, kind)
 
     # 4. quarantine (raw identifiers!) and ledger (counts only)
     reason_name = "reason" if "reason" not in names else "kvklink_reason"
     bad = work.select(pl.arg_where(~usable)).to_series()
-    if isinstance(source, pd.DataFrame):
-        rows, _ = to_polars(source.iloc[bad.to_numpy()], argument="frame")
-        quarantine = rows.with_columns(work[_REASON].gather(bad).alias(reason_name))
+    if from_pandas:
+        raw, _ = to_polars(source.iloc[bad.to_numpy()], argument="frame")
+        quarantine = raw.with_columns(work[_REASON].gather(bad).alias(reason_name))
     else:
         quarantine = work.filter(~usable).select(*names, pl.col(_REASON).alias(reason_name))
     include = [_PSEUDONYM_OK, *(r for r in KVK_REASONS if r not in USABLE_KVK_REASONS)]
@@ -448,7 +456,7 @@ def pseudonymise(
         df.height - out.height - quarantine.height,
     )
     return PseudonymisationResult(
-        frame=_to_caller_kind(out, kind),
+        frame=result_frame,
         ledger=ledger,
         quarantine=_to_caller_kind(quarantine, kind),
         key_id=key.key_id,
