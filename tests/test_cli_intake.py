@@ -182,6 +182,7 @@ def test_parquet_input_keep_and_custom_columns(
         ("corrupt_parquet", ["--as-of", "2024-06-30"], "cannot read INPUT"),
         ("txt_input", ["--as-of", "2024-06-30"], "must end in .csv or .parquet"),
         ("missing_column", ["--as-of", "2024-06-30"], "lacks required column"),
+        ("list_column", ["--register"], "cannot hold KVK numbers"),
         ("all_invalid", ["--register"], "no usable KVK number"),
         ("none", ["--as-of", "2024-06-30", "--consent-column", "toestemming"], "toestemming"),
         ("no_key", ["--as-of", "2024-06-30"], "no key"),
@@ -223,6 +224,9 @@ def test_input_errors_exit_2_with_one_line(
     elif setup == "missing_column":
         src = tmp_path / "other.csv"
         src.write_text("id,consent\n1,true\n")
+    elif setup == "list_column":
+        src = tmp_path / "lists.parquet"
+        pl.DataFrame({"kvk_nummer": [["12345678"]], "be_id": [1]}).write_parquet(src)
     elif setup == "all_invalid":
         src = tmp_path / "bad_ids.csv"
         src.write_text("kvk_nummer,be_id\n1234567,1\nabc,2\n")
