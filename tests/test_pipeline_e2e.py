@@ -166,18 +166,13 @@ def test_second_run_is_byte_identical(demo: dict[str, Any]) -> None:
     assert any(k.endswith(".parquet") for k in first)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Coverage of the planted effect depends on the synthetic data's selection design "
-    "(treated firms selected on growth that matching on noisy pre-period trends does not fully "
-    "balance), which the lead is fixing separately.",
-)
 def test_matched_att_covers_planted_effect(demo: dict[str, Any]) -> None:
     effect = demo["second"].effect
     assert effect is not None
     assert effect["planted_effect"] is not None
     att = effect["matched_att"]
     assert att["ci_low"] <= effect["planted_effect"] <= att["ci_high"]
+    assert effect["planted_covered"] is True
 
 
 def test_planted_and_estimate_recorded(demo: dict[str, Any]) -> None:
