@@ -198,13 +198,19 @@ def _to_caller_kind(frame: pl.DataFrame, kind: FrameKind) -> Any:
     return pd.DataFrame(data, index=index, columns=frame.columns)
 
 
-def _prepare_pandas(frame: Any, column: str) -> Any:
-    """Turn a pandas object column of mixed ints and strings into text before conversion."""
-    if isinstance(frame, pd.DataFrame) and column in frame.columns:
-        series = frame[column]
-        if isinstance(series, pd.Series) and series.dtype == object:
-            return frame.assign(**{column: series.astype("string")})
-    return frame
+def _pandas_to_polars(frame: pd.DataFrame, column: str) -> pl.DataFrame:
+    """Convert a pandas frame; an object KVK column mixing ints and strings becomes text.
+
+    The direct conversion is tried first: converting every object column to text up front
+    would cost a pass over millions of Python objects that is rarely needed.
+    """
+    try:
+        return to_polars(frame, argument="frame")[0]
+    except SchemaError:
+        series = frame[column] if column in frame.columns else None
+        if not isinstance(series, pd.Series) or series.dtype != object:
+            raise
+        return to_polars(frame.assign(**{column: series.astype("string")}), argument="frame")[0]
 
 
 def _output_columns(
@@ -320,7 +326,7 @@ def pseudonymise(
         key's.
     """
     _check_arguments(key, consent, column, date_column)
-    source = _prepare_pandas(frame, column)
+    source = frame
     from_pandas = isinstance(source, pd.DataFrame)
     if from_pandas:
         # Convert only the columns the computation reads: pandas text columns cost one Python
@@ -331,7 +337,8 @@ def pseudonymise(
         names = probe.columns
         require_columns(probe, [column], argument="frame")
         wanted = {column, *(consent.columns if consent is not None else ())}
-        df, kind = to_polars(source[[c for c in names if c in wanted]], argument="frame")
+        df = _pandas_to_polars(source[[c for c in names if c in wanted]], column)
+        kind: FrameKind = "pandas"
         schema = probe.schema
     else:
         df, kind = to_polars(source, argument="frame")
@@ -423,7 +430,7 @@ def pseudonymise(
     reason_name = "reason" if "reason" not in names else "kvklink_reason"
     bad = work.select(pl.arg_where(~usable)).to_series()
     if from_pandas:
-        raw, _ = to_polars(source.iloc[bad.to_numpy()], argument="frame")
+        raw = _pandas_to_polars(source.iloc[bad.to_numpy()], column)
         quarantine = raw.with_columns(work[_REASON].gather(bad).alias(reason_name))
     else:
         quarantine = work.filter(~usable).select(*names, pl.col(_REASON).alias(reason_name))
