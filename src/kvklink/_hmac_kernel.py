@@ -8,7 +8,7 @@ any party can reproduce a pseudonym with a standard HMAC implementation.
 Values are hashed as their UTF-8 bytes (the bytes polars stores); for the ASCII digits of a
 KVK number this is the same as ASCII. Nulls stay null. The key never appears in a repr, an
 exception message or a log line: it is turned into two SHA-256 midstates right away and only
-those (as numpy arrays local to the call) reach the kernel.
+those (numpy arrays local to the call; as secret as the key itself) reach the kernel.
 
 How the fast path works
 -----------------------
