@@ -48,3 +48,11 @@ def test_large_column_uses_fast_path_through_the_expression() -> None:
     assert out.equals(ref)
     assert out["reason"].value_counts().height >= 1
     assert out.filter(pl.col("reason") == "ok").height == n
+
+
+def test_sliced_and_chunked_series() -> None:
+    s = pl.Series("k", [f"KvK {i:08d}" if i % 7 else None for i in range(10_000)])
+    for values in (s.slice(1234, 5000), pl.concat([s.head(5000), s.tail(5000)], rechunk=False)):
+        fast = _text_series(values, engine="numba").struct.unnest()
+        assert fast.equals(_text_series(values, engine="polars").struct.unnest())
+    assert _text_series(s.slice(1234, 5000), engine="numba").struct.field("kvk")[0] == "00001234"
