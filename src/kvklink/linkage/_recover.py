@@ -56,7 +56,12 @@ from kvklink.linkage._fellegi_sunter import (
     fit_fellegi_sunter,
     level_frequencies,
 )
-from kvklink.linkage._standardise import clean_expr
+from kvklink.linkage._standardise import (
+    _company_base,
+    _form_from_base,
+    _name_from_base,
+    clean_expr,
+)
 
 __all__ = [
     "RECOVERY_STATUSES",
@@ -313,13 +318,20 @@ def _standardised(frame: pl.DataFrame, spec: RecoverySpec, side: str) -> pl.Data
     columns: dict[str, pl.Series] = {}
     for column, fields in by_column.items():
         raw = pl.DataFrame({"__v": frame.get_column(column)})
-        cleaned = (
-            raw.unique()
-            .lazy()
-            .select(pl.col("__v"), *(clean_expr(pl.col("__v"), fc.cleaner).alias(fc.name)
-                                     for fc in fields))
-            .collect()
-        )
+        distinct = raw.unique()
+        # Company names feed two fields (name and legal form): fold and squash them once.
+        base = {"company_name", "legal_form"} & {fc.cleaner for fc in fields}
+        if base:
+            distinct = distinct.with_columns(_company_base(pl.col("__v")).alias("__b"))
+
+        def expr(fc: FieldComparison) -> pl.Expr:
+            if fc.cleaner == "company_name":
+                return _name_from_base(pl.col("__b"))
+            if fc.cleaner == "legal_form":
+                return _form_from_base(pl.col("__b"))
+            return clean_expr(pl.col("__v"), fc.cleaner)
+
+        cleaned = distinct.select(pl.col("__v"), *(expr(fc).alias(fc.name) for fc in fields))
         back = raw.join(cleaned, on="__v", how="left", nulls_equal=True, maintain_order="left")
         for fc in fields:
             columns[fc.name] = back.get_column(fc.name)
@@ -413,6 +425,10 @@ def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None)
         rs.with_columns(rs.select("__target", *names).hash_rows(seed=0).alias("__h"))
         .sort("__h", maintain_order=True)
         .with_row_index("r")
+    )
+    # Dense rank of the target text (nulls last): sorts like the text, but numerically.
+    rs = rs.with_columns(
+        pl.col("__target").rank("dense").cast(pl.UInt32).fill_null(rs.height + 1).alias("__tid")
     )
     dictionaries = tuple(value_dictionary(rs[fc.name]) for fc in spec.fields)
     return PreparedReference(spec=spec, frame=r, standardised=rs, dictionaries=dictionaries)
@@ -534,14 +550,20 @@ def recover_kvk(
     else:
         scored = pl.DataFrame(schema=scored_schema)
 
-    scored = scored.join(rs.select("r", "__target", pl.col("__orig").alias("__rorig")),
-                         on="r", how="left")
-    # One row per (query, target): its best-scoring reference record.
+    # ``r`` is the row position in ``rs``: gather instead of joining.
+    ridx = scored["r"]
+    scored = scored.with_columns(
+        rs["__target"].gather(ridx), rs["__tid"].gather(ridx),
+        rs["__orig"].gather(ridx).alias("__rorig"),
+    )
+    # One row per (query, target): its best-scoring reference record (ties: lowest ``r``),
+    # ranked by score with ties broken by target. ``__tid`` orders like the target text (a
+    # dense rank), so one numeric sort and a first-per-(query, target) filter do it.
     per_target = (
-        scored.sort(["q", "__target", "match_score", "r"], descending=[False, False, True, False])
-        .unique(["q", "__target"], keep="first", maintain_order=True)
-        .sort(["q", "match_score", "__target"], descending=[False, True, False],
-              nulls_last=True)
+        scored.sort(["q", "match_score", "__tid", "r"], descending=[False, True, False, False])
+        .filter(
+            (pl.col("q").cast(pl.UInt64) * (1 << 32) + pl.col("__tid")).is_first_distinct()
+        )
         .with_columns(pl.int_range(pl.len()).over("q").alias("__rank"))
     )
     n_cands = scored.group_by("q").agg(pl.len().alias("n_candidates"))
@@ -606,9 +628,8 @@ def recover_kvk(
     )
     if spec.query_id:
         frame = frame.with_columns(q[spec.query_id].alias(spec.query_id))
-    q_orig = qs.select("q", "__orig")
     candidates = (
-        scored.join(q_orig, on="q", how="left")
+        scored.with_columns(qs["__orig"].gather(scored["q"]))
         .select(
             pl.col("__orig").cast(pl.Int64).alias("query_row"),
             pl.col("__rorig").cast(pl.Int64).alias("register_row"),
