@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeAlias
 
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 
 from kvklink.errors import SchemaError
 
@@ -64,10 +65,28 @@ def to_polars(frame: Any, *, argument: str = "frame") -> tuple[pl.DataFrame, Fra
 
 
 def like_input(frame: pl.DataFrame, kind: FrameKind) -> Any:
-    """Return ``frame`` in the kind the caller supplied (``"pandas"`` or ``"polars"``)."""
-    if kind == "pandas":
+    """Return ``frame`` in the kind the caller supplied (``"pandas"`` or ``"polars"``).
+
+    For pandas, text columns become Arrow-backed ``string[pyarrow]`` columns: a buffer hand-over
+    instead of one Python object per cell (about 10x faster for millions of pseudonyms). Other
+    columns convert as :meth:`polars.DataFrame.to_pandas` converts them.
+    """
+    if kind != "pandas":
+        return frame
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text:
         return frame.to_pandas()
-    return frame
+    index = pd.RangeIndex(frame.height)
+    rest = frame.drop(text).to_pandas() if frame.width > len(text) else None
+    columns: dict[str, pd.Series] = {}
+    for name in frame.columns:
+        if name in text:
+            arrow = pa.chunked_array([frame[name].to_arrow()]).cast(pa.large_string())
+            columns[name] = pd.Series(pd.arrays.ArrowStringArray(arrow), index=index, name=name)
+        else:
+            assert rest is not None
+            columns[name] = rest[name].set_axis(index)
+    return pd.DataFrame(columns, index=index, columns=frame.columns)
 
 
 def require_columns(frame: pl.DataFrame, columns: Iterable[str], *, argument: str) -> None:
