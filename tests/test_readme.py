@@ -15,7 +15,7 @@ def test_readme_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
     assert blocks, "README has no python example"
     for block in blocks:
-        exec(compile(block, str(README), "exec"), {})  # noqa: S102 - our own README
+        exec(compile(block, str(README), "exec"), {})
     assert "Summary of balance for matched data" in capsys.readouterr().out
 
 
