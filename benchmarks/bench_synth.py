@@ -101,7 +101,7 @@ def digests(directory: Path) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.02, 1.0])
+    parser.add_argument("--scales", type=float, nargs="+", default=[0.05, 1.0])
     parser.add_argument("--faker-rows", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
