@@ -117,27 +117,38 @@ def key_fields(passes: tuple[BlockingPass, ...]) -> set[str]:
     return out
 
 
-def _key_expr(key: str, alias: str) -> tuple[pl.Expr, bool]:
+def _key_frame(
+    frame: pl.DataFrame, row: str, key: str, cache: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
+    """``(row, __v)``: the non-null values of one block key, one row per (row, value).
+
+    Cached per key, so a key shared by several passes (``name:token``) is computed once.
+    """
+    got = cache.get(key)
+    if got is not None:
+        return got
     m = _KEY.match(key)
     assert m is not None
     col, transform = m.group(1), m.group(2)
     expr = pl.col(col)
-    explode = False
     if transform in ("token", "rare"):
-        expr = expr.str.split(" ").list.eval(
-            pl.element().filter(
-                (pl.element().str.len_chars() >= 2)
-                & ~pl.element().is_in(sorted(STOP_TOKENS))
-            )
-        ).list.unique()
-        explode = True
-    elif transform == "first":
-        expr = expr.str.split(" ").list.first()
-    elif transform == "number":
-        expr = expr.str.extract(r"^(\d+)", 1)
-    elif transform is not None:
-        expr = expr.str.slice(0, int(transform.removeprefix("prefix")))
-    return expr.alias(alias), explode
+        words = pl.col("__v")
+        out = (
+            frame.select(pl.col(row), expr.str.split(" ").alias("__v"))
+            .explode("__v")
+            .filter((words.str.len_chars() >= 2) & ~words.is_in(sorted(STOP_TOKENS)))
+            .unique()  # a repeated word counts once (block sizes, rarity ranks)
+        )
+    else:
+        if transform == "first":
+            expr = expr.str.split(" ").list.first()
+        elif transform == "number":
+            expr = expr.str.extract(r"^(\d+)", 1)
+        elif transform is not None:
+            expr = expr.str.slice(0, int(transform.removeprefix("prefix")))
+        out = frame.select(pl.col(row), expr.alias("__v")).drop_nulls("__v")
+    cache[key] = out
+    return out
 
 
 def _keyed(
@@ -146,21 +157,16 @@ def _keyed(
     keys: tuple[str, ...],
     *,
     rare_against: pl.DataFrame | None = None,
+    cache: dict[str, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
-    exprs = []
-    explode: list[str] = []
+    cache = {} if cache is None else cache
+    out: pl.DataFrame | None = None
     for i, k in enumerate(keys):
-        e, ex = _key_expr(k, f"__k{i}")
-        exprs.append(e)
-        if ex:
-            explode.append(f"__k{i}")
-    out = frame.select(pl.col(row), *exprs)
-    if explode:
-        out = out.explode(explode)
-    names = [f"__k{i}" for i in range(len(keys))]
-    # (row, keys) is unique already: single-valued keys give one row per input row and
-    # exploded words are deduplicated per row by the key expression
-    out = out.drop_nulls(names)
+        part = _key_frame(frame, row, k, cache).rename({"__v": f"__k{i}"})
+        out = part if out is None else out.join(part, on=row, how="inner")
+    assert out is not None  # a pass has at least one key
+    # (row, keys) is unique: single-valued keys give one row per input row and at most one
+    # key per pass is exploded into words, deduplicated per row
     rare = [f"__k{i}" for i, k in enumerate(keys) if k.endswith(":rare")]
     if rare and rare_against is not None:
         col = rare[0]
@@ -201,20 +207,22 @@ def candidate_pairs(
     right = right.with_columns(pl.col(right_row).cast(pl.UInt32))
     parts: list[pl.DataFrame] = []
     stats: list[BlockingStats] = []
+    lcache: dict[str, pl.DataFrame] = {}
+    rcache: dict[str, pl.DataFrame] = {}
+    # A pair is one UInt64 (left << 32 | right): deduplicating and sorting one integer column
+    # is much cheaper than two; it sorts like (left, right).
+    pair_key = pl.col(left_row).cast(pl.UInt64) * (1 << 32) + pl.col(right_row).cast(pl.UInt64)
     for bit, bp in enumerate(passes):
         names = [f"__k{i}" for i in range(len(bp.keys))]
-        rk = _keyed(right, right_row, bp.keys)
-        lk = _keyed(left, left_row, bp.keys, rare_against=rk)
-        sizes = rk.group_by(names).agg(pl.len().alias("__n"))
-        too_big = sizes.filter(pl.col("__n") > bp.max_block_size)
-        if too_big.height:
-            rk = rk.join(too_big.select(names), on=names, how="anti")
-        pairs = (
-            lk.join(rk, on=names, how="inner")
-            .select(left_row, right_row)
-            .unique()
-            .with_columns(pl.lit(1 << bit, dtype=pl.UInt32).alias("passes"))
+        rk = _keyed(right, right_row, bp.keys, cache=rcache)
+        lk = _keyed(left, left_row, bp.keys, rare_against=rk, cache=lcache)
+        too_big = (
+            rk.group_by(names).agg(pl.len().alias("__n")).filter(pl.col("__n") > bp.max_block_size)
         )
+        if too_big.height:
+            # dropping the too-large keys on the (small) left side removes the same pairs
+            lk = lk.join(too_big.select(names), on=names, how="anti")
+        pairs = lk.join(rk, on=names, how="inner").select(pair_key.alias("__pair")).unique()
         stats.append(
             BlockingStats(
                 name=bp.name,
@@ -223,7 +231,7 @@ def candidate_pairs(
                 skipped_reference_rows=int(too_big["__n"].sum()) if too_big.height else 0,
             )
         )
-        parts.append(pairs)
+        parts.append(pairs.with_columns(pl.lit(1 << bit, dtype=pl.UInt32).alias("passes")))
     if not parts:
         empty = pl.DataFrame(
             schema={left_row: pl.UInt32, right_row: pl.UInt32, "passes": pl.UInt32}
@@ -231,8 +239,13 @@ def candidate_pairs(
         return empty, tuple(stats)
     cands = (
         pl.concat(parts)
-        .group_by(left_row, right_row)
+        .group_by("__pair")
         .agg(pl.col("passes").sum())
-        .sort(left_row, right_row)
+        .sort("__pair")
+        .select(
+            (pl.col("__pair") // (1 << 32)).cast(pl.UInt32).alias(left_row),
+            (pl.col("__pair") % (1 << 32)).cast(pl.UInt32).alias(right_row),
+            "passes",
+        )
     )
     return cands, tuple(stats)
