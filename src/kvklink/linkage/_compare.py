@@ -33,6 +33,7 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
@@ -183,9 +184,12 @@ def _scores(
         same_num = np.asarray(num_a == num_b, dtype=bool)
         return np.where(same, 1.0, np.where(same_num, 0.9, 0.0))
     if similarity == "jaro_winkler_token_set":
-        return np.maximum(
-            _scores(a, b, "jaro_winkler", cutoff), _scores(a, b, "token_set", cutoff)
-        )
+        jw = _scores(a, b, "jaro_winkler", cutoff)
+        # token-set only matters where Jaro-Winkler is below 1 (max of the two)
+        todo = np.flatnonzero(jw < 1.0)
+        if todo.size:
+            jw[todo] = np.maximum(jw[todo], _scores(a[todo], b[todo], "token_set", cutoff))
+        return jw
     scorer, scale = _SCORERS[similarity]
     scores = process.cpdist(
         a, b, scorer=scorer, workers=-1, dtype=np.float64, score_cutoff=cutoff * scale
@@ -292,7 +296,10 @@ def pair_levels(
         return out
     width = np.int64(max(len(rvals), 1))
     key = lc[present] * width + rc[present]
-    uniq, inverse = np.unique(key, return_inverse=True)
+    # hash-based factorisation: O(n), unlike np.unique's sort (the order of ``uniq`` is
+    # irrelevant, each distinct pair gets its level)
+    inverse, uniq = pd.factorize(key)
+    uniq = np.asarray(uniq, dtype=np.int64)
     levels = _levels_of_values(lvals[uniq // width], rvals[uniq % width], comparison)
-    out[present] = levels[inverse.ravel()]
+    out[present] = levels[inverse]
     return out
