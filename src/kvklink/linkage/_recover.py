@@ -338,6 +338,55 @@ def _standardised(frame: pl.DataFrame, spec: RecoverySpec, side: str) -> pl.Data
     return pl.DataFrame([columns[fc.name] for fc in spec.fields])
 
 
+def _valid_at_date(
+    scored: pl.DataFrame,
+    qs: pl.DataFrame,
+    q: pl.DataFrame,
+    validity: Any,
+    *,
+    target: str,
+    date_column: str,
+) -> pl.Series:
+    """Per candidate pair: was its target registered at the query's date (unknown = True)?"""
+    v, _ = to_polars(validity, argument="validity")
+    require_columns(v, [target, "valid_from", "valid_to"], argument="validity")
+    require_columns(q, [date_column], argument="queries")
+    try:
+        dates = q[date_column].cast(pl.Date)
+        periods = v.select(
+            pl.col(target).cast(pl.Utf8).alias("__target"),
+            pl.col("valid_from").cast(pl.Date),
+            pl.col("valid_to").cast(pl.Date),
+        )
+    except pl.exceptions.PolarsError as exc:
+        msg = (
+            f"The query column {date_column!r} and the 'validity' columns 'valid_from', "
+            "'valid_to' must be dates. Hint: parse them with str.to_date() first."
+        )
+        raise SchemaError(msg) from exc
+    pairs = scored.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"),
+        "__target",
+        dates.gather(qs["__orig"].gather(scored["q"])).alias("__date"),
+    )
+    covered = (
+        pairs.join(periods, on="__target", how="inner")
+        .filter(
+            (pl.col("valid_from") <= pl.col("__date"))
+            & (pl.col("valid_to").is_null() | (pl.col("__date") < pl.col("valid_to")))
+        )
+        .select("__i")
+        .unique()
+    )
+    known = pairs.join(periods.select("__target").unique(), on="__target", how="semi")
+    valid = np.ones(scored.height, dtype=bool)
+    unknown_date = pairs["__date"].is_null().to_numpy()
+    valid[known["__i"].to_numpy()] = False
+    valid[covered["__i"].to_numpy()] = True
+    valid[unknown_date] = True
+    return pl.Series("__valid", valid)
+
+
 def _check_thresholds(thresholds: Sequence[float], min_margin: float) -> tuple[float, float]:
     if len(thresholds) != 2:
         msg = (
@@ -442,6 +491,8 @@ def recover_kvk(
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     min_margin: float = 1.0,
     seed: int = 0,
+    validity: Any | None = None,
+    date_column: str = "date",
 ) -> RecoveryResult:
     """Recover the KVK number of each query from its name and address.
 
@@ -472,6 +523,16 @@ def recover_kvk(
     seed
         Seed of the random pairs that initialise the u-probabilities (see
         :class:`RecoverySpec`).
+    validity
+        Optional registration periods of the targets (pandas or polars): columns
+        ``<target>``, ``valid_from`` (inclusive) and ``valid_to`` (exclusive, null = still
+        registered), e.g. the registration and closure dates of the Handelsregister. With it,
+        a query's candidates whose number was not registered at the query's
+        ``date_column`` do not compete with those that were (when at least one was): this
+        breaks the tie between a predecessor and a successor number that share name and
+        address. Targets without a period, and queries without a date, are not affected.
+    date_column
+        Query column with the interaction date, used only with ``validity``.
 
     Returns
     -------
@@ -556,17 +617,26 @@ def recover_kvk(
         rs["__target"].gather(ridx), rs["__tid"].gather(ridx),
         rs["__orig"].gather(ridx).alias("__rorig"),
     )
+    n_cands = scored.group_by("q").agg(pl.len().alias("n_candidates"))
+    competing = scored
+    if validity is not None:
+        valid = _valid_at_date(scored, qs, q, validity, target=target, date_column=date_column)
+        competing = (
+            scored.with_columns(valid)
+            .filter(pl.col("__valid") | ~pl.col("__valid").any().over("q"))
+            .drop("__valid")
+        )
     # One row per (query, target): its best-scoring reference record (ties: lowest ``r``),
     # ranked by score with ties broken by target. ``__tid`` orders like the target text (a
     # dense rank), so one numeric sort and a first-per-(query, target) filter do it.
     per_target = (
-        scored.sort(["q", "match_score", "__tid", "r"], descending=[False, True, False, False])
+        competing.sort(["q", "match_score", "__tid", "r"],
+                       descending=[False, True, False, False])
         .filter(
             (pl.col("q").cast(pl.UInt64) * (1 << 32) + pl.col("__tid")).is_first_distinct()
         )
         .with_columns(pl.int_range(pl.len()).over("q").alias("__rank"))
     )
-    n_cands = scored.group_by("q").agg(pl.len().alias("n_candidates"))
     # Query-level posterior under "at most one true target per query": with p the share of
     # queries that have a match among their candidates and n their distinct targets,
     # P(target k) = (p/n)·BF_k / ((1 - p) + (p/n)·Σ_j BF_j), BF = 2^(sum of field weights).
