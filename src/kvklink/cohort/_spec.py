@@ -15,10 +15,12 @@ into a :class:`Cohort`:
   ``exact=["index_year", ...]``.
 * **covariates** are measured in year ``y - 1``, strictly before the index date: sector, size band,
   legal form, KVK region, firm age at the index date, and for each outcome the level in ``y - 1``
-  (``o_pre``, and ``o_log_pre = log1p(o_pre)`` for modelling skewed sizes) and the pre-period
-  trends ``o_trend = log1p(o[y-1]) - log1p(o[y-2])`` and
-  ``o_trend2 = log1p(o[y-2]) - log1p(o[y-3])`` (0 where a year has no record; units without a
-  ``y - 2`` record are flagged by ``new_firm``).
+  (``o_pre``, and ``o_log_pre = log1p(o_pre)`` for modelling skewed sizes) and three yearly
+  pre-period growth rates ``o_trend = log1p(o[y-1]) - log1p(o[y-2])``, ``o_trend2`` (``y-3`` to
+  ``y-2``) and ``o_trend3`` (``y-4`` to ``y-3``), 0 where a year has no record; units without a
+  ``y - 2`` record are flagged by ``new_firm``. Three lags, because the index date is the first
+  *linked* interaction, which can lag a firm's true first use (an earlier visit without a KVK
+  number): the growth that drove its selection then lies further back.
 
 Every treated candidate ends in exactly one outcome of :attr:`Cohort.treated_outcomes`
 (``treated``, ``first_use_before_window``, ``first_use_after_window``,
@@ -191,7 +193,12 @@ class CohortSpec:
         """Names of the pre-treatment covariates :func:`build_cohort` adds for matching."""
         names = ["firm_age", "new_firm"]
         for outcome in self.outcomes:
-            names += [f"{outcome}_log_pre", f"{outcome}_trend", f"{outcome}_trend2"]
+            names += [
+                f"{outcome}_log_pre",
+                f"{outcome}_trend",
+                f"{outcome}_trend2",
+                f"{outcome}_trend3",
+            ]
         return names
 
 
@@ -305,9 +312,10 @@ def _covariates_at(register: pl.LazyFrame, units: pl.LazyFrame, spec: CohortSpec
         (pl.col("index_year") - 1).alias("_y1"),
         (pl.col("index_year") - 2).alias("_y2"),
         (pl.col("index_year") - 3).alias("_y3"),
+        (pl.col("index_year") - 4).alias("_y4"),
     )
     joined = joined.join(pre, left_on=["be_id", "_y1"], right_on=["be_id", "year"], how="inner")
-    for lag in (2, 3):
+    for lag in (2, 3, 4):
         lagged = register.select(
             "be_id", "year", *[pl.col(o).alias(f"_{o}_{lag}") for o in spec.outcomes]
         )
@@ -320,18 +328,19 @@ def _covariates_at(register: pl.LazyFrame, units: pl.LazyFrame, spec: CohortSpec
         trends.append(pl.col(f"{o}_pre").cast(pl.Float64).log1p().alias(f"{o}_log_pre"))
         trends.append(_log_growth(f"{o}_pre", f"_{o}_2").alias(f"{o}_trend"))
         trends.append(_log_growth(f"_{o}_2", f"_{o}_3").alias(f"{o}_trend2"))
+        trends.append(_log_growth(f"_{o}_3", f"_{o}_4").alias(f"{o}_trend3"))
     first_outcome = spec.outcomes[0] if spec.outcomes else None
     new_firm = (
         (pl.col(f"_{first_outcome}_2").is_null() if first_outcome else pl.lit(False))
         .cast(pl.Int8)
         .alias("new_firm")
     )
-    lag_columns = [f"_{o}_{lag}" for o in spec.outcomes for lag in (2, 3)]
+    lag_columns = [f"_{o}_{lag}" for o in spec.outcomes for lag in (2, 3, 4)]
     return joined.with_columns(
         ((reference_day - pl.col("start_date")).dt.total_days() / 365.25).alias("firm_age"),
         *trends,
         new_firm,
-    ).drop("_y1", "_y2", "_y3", *lag_columns)
+    ).drop("_y1", "_y2", "_y3", "_y4", *lag_columns)
 
 
 def build_cohort(linked: AnyFrame, register: AnyFrame, spec: CohortSpec) -> Cohort:
