@@ -243,7 +243,7 @@ def value_dictionary(
         .fill_null(-1)
         .to_numpy()
     )
-    return np.asarray(uniq["v"].to_list(), dtype=object), codes
+    return np.asarray(uniq["v"].to_numpy(), dtype=object), codes
 
 
 def _levels_of_values(
