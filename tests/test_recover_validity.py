@@ -83,3 +83,24 @@ def test_validity_needs_its_columns_and_a_date_column() -> None:
     with pytest.raises(SchemaError, match="dates"):
         kl.recover_kvk(queries.with_columns(pl.lit("x").alias("date")), register,
                        validity=validity)
+
+
+def test_validity_from_csv_text(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from kvklink.cli import app
+
+    register, queries, validity = _frames()
+    q, r, v = tmp_path / "q.csv", tmp_path / "r.csv", tmp_path / "v.csv"
+    queries.write_csv(q)
+    register.write_csv(r)
+    validity.write_csv(v)
+    out = tmp_path / "out.csv"
+    args = ["recover", str(q), str(r), str(out), "--accept", "0.5", "--review", "0.2"]
+    res = CliRunner().invoke(app, [*args, "--validity", str(v)])
+    assert res.exit_code == 0, res.output
+    got = pl.read_csv(out, infer_schema=False)
+    assert got["kvk_nummer"].to_list()[:3] == ["11111111", "22222222", "22222222"]
+    res = CliRunner().invoke(app, [*args, "--validity", str(v), "--date-column", "when"])
+    assert res.exit_code == 2
+    assert "when" in res.output

@@ -55,15 +55,24 @@ def recover_command(
         1.0, "--min-margin", help="Required weight gap (bits) to the second-best KVK number."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
+    validity: Path | None = typer.Option(  # noqa: B008
+        None, "--validity",
+        help="Registration periods (kvk_nummer, valid_from, valid_to; CSV or Parquet): the "
+             "number registered at the query date wins a predecessor/successor tie.",
+    ),
+    date_column: str = typer.Option(
+        "date", "--date-column", help="Query date column (used with --validity)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
 ) -> None:
     """Recover missing KVK numbers from company name and address (data holder only)."""
     try:
         q = read_frame(queries)
         r = read_frame(handelsregister)
+        periods = None if validity is None else read_frame(validity)
         res = recover_kvk(
             q, r, spec=company_spec(query_id=id_column), thresholds=(accept, review),
-            min_margin=min_margin, seed=seed,
+            min_margin=min_margin, seed=seed, validity=periods, date_column=date_column,
         )
         write_frame(res.frame, output)
     except KvklinkError as exc:

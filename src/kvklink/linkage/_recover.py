@@ -338,6 +338,15 @@ def _standardised(frame: pl.DataFrame, spec: RecoverySpec, side: str) -> pl.Data
     return pl.DataFrame([columns[fc.name] for fc in spec.fields])
 
 
+def _as_date(values: pl.Series) -> pl.Series:
+    """Dates from a date, datetime or ISO text column (text as read from CSV)."""
+    if values.dtype == pl.Utf8:
+        return values.str.to_date("%Y-%m-%d", strict=True)
+    if isinstance(values.dtype, pl.Datetime):
+        return values.dt.date()
+    return values.cast(pl.Date)
+
+
 def _valid_at_date(
     scored: pl.DataFrame,
     qs: pl.DataFrame,
@@ -352,12 +361,12 @@ def _valid_at_date(
     require_columns(v, [target, "valid_from", "valid_to"], argument="validity")
     require_columns(q, [date_column], argument="queries")
     try:
-        dates = q[date_column].cast(pl.Date)
-        periods = v.select(
-            pl.col(target).cast(pl.Utf8).alias("__target"),
-            pl.col("valid_from").cast(pl.Date),
-            pl.col("valid_to").cast(pl.Date),
-        )
+        dates = _as_date(q[date_column])
+        periods = pl.DataFrame([
+            v[target].cast(pl.Utf8).alias("__target"),
+            _as_date(v["valid_from"]),
+            _as_date(v["valid_to"]),
+        ])
     except pl.exceptions.PolarsError as exc:
         msg = (
             f"The query column {date_column!r} and the 'validity' columns 'valid_from', "
