@@ -18,29 +18,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import typer
 
+from kvklink._files import atomic_write, read_table, table_format, write_table
 from kvklink.cli._app import EXIT_FAILURE, EXIT_USAGE, app
 from kvklink.consent import ConsentPolicy
-from kvklink.errors import KvklinkError
+from kvklink.errors import InputError, KvklinkError
 from kvklink.keys import KEY_ENV_VAR, LinkageKey
 from kvklink.pseudonymise import PseudonymisationResult, pseudonymise
 
 #: Inputs at least this large show a progress display (when stderr is a terminal).
 PROGRESS_MIN_BYTES = 20_000_000
 QUARANTINE_MARK = "QUARANTINE-contains-raw-identifiers"
-_CSV = (".csv",)
-_PARQUET = (".parquet", ".pq")
-
-
-class _InputProblem(Exception):
-    """An input error to report in one line with exit code 2."""
 
 
 def quarantine_path(output: Path) -> Path:
@@ -65,81 +58,12 @@ def ledger_path(output: Path) -> Path:
     return output.with_name(output.name + ".ledger.json")
 
 
-def _format(path: Path, *, role: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix in _CSV:
-        return "csv"
-    if suffix in _PARQUET:
-        return "parquet"
-    msg = f"{role} {str(path)!r} must end in .csv or .parquet. Hint: rename the file."
-    raise _InputProblem(msg)
-
-
 def _read(path: Path, column: str, *, numeric_ids: bool = False) -> pl.DataFrame:
-    fmt = _format(path, role="INPUT")
-    if not path.exists():
-        msg = f"INPUT {str(path)!r} does not exist. Hint: check the path."
-        raise _InputProblem(msg)
-    if not path.is_file() or not os.access(path, os.R_OK):
-        msg = f"INPUT {str(path)!r} is not a readable file. Hint: check its permissions."
-        raise _InputProblem(msg)
-    if path.stat().st_size == 0:
-        msg = f"INPUT {str(path)!r} is empty. Hint: check that the export finished."
-        raise _InputProblem(msg)
-    try:
-        if fmt == "csv":
-            # KVK numbers are text: reading them as numbers would drop leading zeros. With
-            # --numeric-ids the column is read as numbers when it holds only numbers (a
-            # spreadsheet export), so 7-digit values are padded and counted.
-            overrides = {} if numeric_ids else {column: pl.String}
-            return pl.read_csv(
-                path,
-                schema_overrides=overrides,
-                infer_schema_length=10_000,
-                try_parse_dates=True,
-            )
-        return pl.read_parquet(path)
-    except OSError as exc:
-        msg = f"cannot read INPUT {str(path)!r} ({exc.strerror or type(exc).__name__})."
-        raise _InputProblem(msg) from None
-    except Exception as exc:
-        # Parser messages can quote cell values, so only the error type is shown.
-        msg = (
-            f"cannot read INPUT {str(path)!r} as {fmt.upper()} ({type(exc).__name__}). "
-            "Hint: check the file format and that it is not truncated."
-        )
-        raise _InputProblem(msg) from None
-
-
-def _tmp_for(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None], *, private: bool = False) -> None:
-    """Write through ``write(file)`` into a temporary file, then rename it onto ``path``."""
-    tmp = _tmp_for(path)
-    mode = 0o600 if private else 0o666
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def _write_frame(
-    path: Path, frame: pl.DataFrame, metadata: dict[str, str], *, private: bool
-) -> None:
-    fmt = _format(path, role="OUTPUT")
-    if fmt == "csv":
-        _atomic_write(path, lambda fh: frame.write_csv(fh), private=private)
-    else:
-        _atomic_write(path, lambda fh: frame.write_parquet(fh, metadata=metadata), private=private)
+    # KVK numbers are text: reading them as numbers would drop leading zeros. With --numeric-ids
+    # the column is read as numbers when it holds only numbers (a spreadsheet export), so
+    # 7-digit values are padded and counted.
+    overrides = {} if numeric_ids else {column: pl.String}
+    return read_table(path, role="INPUT", schema_overrides=overrides)
 
 
 def _load_key(key_file: Path | None) -> LinkageKey:
@@ -150,7 +74,7 @@ def _load_key(key_file: Path | None) -> LinkageKey:
             f"no key: set {KEY_ENV_VAR} or pass --key-file PATH. "
             "Hint: create a key with `kvklink keygen PATH`."
         )
-        raise _InputProblem(msg)
+        raise InputError(msg)
     return LinkageKey.from_env()
 
 
@@ -216,17 +140,17 @@ def pseudonymise_command(
     try:
         if register and as_of is not None:
             msg = "--as-of is a consent date; the register side (--register) has no consent."
-            raise _InputProblem(msg)
+            raise InputError(msg)
         if not register and as_of is None:
             msg = "pass --as-of YYYY-MM-DD (consent date) for interactions, or --register."
-            raise _InputProblem(msg)
-        _format(output, role="OUTPUT")
+            raise InputError(msg)
+        table_format(output, role="OUTPUT")
         if output.resolve() == input_path.resolve():
             msg = "OUTPUT must differ from INPUT. Hint: write to a new file."
-            raise _InputProblem(msg)
+            raise InputError(msg)
         if not output.parent.is_dir():
             msg = f"the directory of OUTPUT {str(output.parent)!r} does not exist."
-            raise _InputProblem(msg)
+            raise InputError(msg)
         master = _load_key(key_file)
         key = master.for_purpose(purpose)
         policy = None
@@ -249,7 +173,7 @@ def pseudonymise_command(
             result = pseudonymise(frame, key=key, consent=policy, column=column, keep=keep)
             step(f"writing {output.name}")
             _write_outputs(result, output)
-    except (KvklinkError, _InputProblem) as exc:
+    except KvklinkError as exc:
         message = " ".join(str(exc).split())
         typer.echo(f"kvklink pseudonymise: error: {message}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -278,9 +202,14 @@ def _write_outputs(result: PseudonymisationResult, output: Path) -> None:
     assert isinstance(frame, pl.DataFrame)
     assert isinstance(quarantine, pl.DataFrame)
     qpath = quarantine_path(output)
-    _write_frame(qpath, quarantine, {**metadata, "kvklink.contents": QUARANTINE_MARK}, private=True)
-    _write_frame(output, frame, metadata, private=False)
+    write_table(
+        qpath,
+        quarantine,
+        metadata={**metadata, "kvklink.contents": QUARANTINE_MARK},
+        private=True,
+    )
+    write_table(output, frame, metadata=metadata)
     ledger = result.ledger.to_dict()
     ledger["files"] = {"output": output.name, "quarantine": qpath.name}
     text = json.dumps(ledger, indent=2) + "\n"
-    _atomic_write(ledger_path(output), lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write(ledger_path(output), lambda fh: fh.write(text.encode("utf-8")))
