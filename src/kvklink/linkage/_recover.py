@@ -654,13 +654,23 @@ def recover_kvk(
         float(np.clip(model.lambda_ * scored.height / max(nq, 1), 1e-3, 1.0 - 1e-3))
         if model is not None else 0.5
     )
+    # In stages (each window once): one nested expression re-evaluates its windows.
     lbf = pl.col("match_score") - prior_w
-    term = (math.log2(p_any) - pl.len().over("q").cast(pl.Float64).log(2.0)) + lbf
-    top = pl.max_horizontal(term.max().over("q"), pl.lit(math.log2(1.0 - p_any)))
-    log_den = top + (
-        (2.0 ** (pl.lit(math.log2(1.0 - p_any)) - top)) + (2.0 ** (term - top)).sum().over("q")
-    ).log(2.0)
-    per_target = per_target.with_columns((2.0 ** (term - log_den)).alias("__qprob"))
+    log_none = pl.lit(math.log2(1.0 - p_any))
+    term, top = pl.col("__term"), pl.col("__top")
+    per_target = (
+        per_target.with_columns(
+            ((math.log2(p_any) - pl.len().over("q").cast(pl.Float64).log(2.0)) + lbf)
+            .alias("__term")
+        )
+        .with_columns(pl.max_horizontal(term.max().over("q"), log_none).alias("__top"))
+        .with_columns(
+            (top + ((2.0 ** (log_none - top)) + (2.0 ** (term - top)).sum().over("q")).log(2.0))
+            .alias("__den")
+        )
+        .with_columns((2.0 ** (term - pl.col("__den"))).alias("__qprob"))
+        .drop("__term", "__top", "__den")
+    )
     best = per_target.filter(pl.col("__rank") == 0)
     second = per_target.filter(pl.col("__rank") == 1).select(
         "q",
