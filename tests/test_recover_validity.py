@@ -104,3 +104,14 @@ def test_validity_from_csv_text(tmp_path) -> None:  # type: ignore[no-untyped-de
     res = CliRunner().invoke(app, [*args, "--validity", str(v), "--date-column", "when"])
     assert res.exit_code == 2
     assert "when" in res.output
+
+
+def test_validity_with_no_candidates_or_no_queries() -> None:
+    register, queries, validity = _frames()
+    lost = queries.with_columns(
+        pl.lit("9999ZZ").alias("postcode"), pl.lit("zzz qqq").alias("company_name"),
+        pl.lit("x").alias("city"), pl.lit("Nowhere").alias("street"),
+        pl.lit("999").alias("house_number"),
+    )
+    assert kl.recover_kvk(lost, register, validity=validity).counts["rejected"] == 5
+    assert kl.recover_kvk(queries.head(0), register, validity=validity).frame.height == 0
