@@ -603,6 +603,13 @@ def build_report(ctx: StageContext) -> None:
                 f"Joint test of zero pre-treatment ATT(g, t): chi² = {pre['statistic']:.2f} on "
                 f"{pre['df']:.0f} df, p = {pre['p_value']:.3g}."
             )
+            if pre["p_value"] < 1 - config.effects.level:
+                effects.blocks.append(
+                    "Warning: the pre-treatment group-time effects are not zero, so parallel "
+                    "trends between users and never-users fail in the unmatched panel (users were "
+                    "selected on prior growth). These unconditional group-time ATTs are not "
+                    "credible here; rely on the matched estimates above."
+                )
     sections.append(effects)
 
     # --- write ------------------------------------------------------------------------------
