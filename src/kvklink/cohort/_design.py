@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from numba import njit, prange
 
 from kvklink.errors import SchemaError
 
@@ -99,18 +100,36 @@ class Design:
     def balance_matrix(self) -> FloatArray:
         """The dense (n × p) balance design, Fortran-ordered (column access is cheap)."""
         names = self.balance_names
-        out = np.zeros((self.n, len(names)), dtype=np.float64, order="F")
+        out = np.empty((self.n, len(names)), dtype=np.float64, order="F")
         col = 0
-        rows = np.arange(self.n)
         for kind, j in self.items:
             if kind == "numeric":
-                out[:, col] = self.numeric[:, j]
+                _copy_column(out, col, self.numeric[:, j])
                 col += 1
             else:
                 f = self.factors[j]
-                out[rows, col + f.codes] = 1.0
+                _indicator_block(out, col, len(f.levels), f.codes)
                 col += len(f.levels)
         return out
+
+
+@njit(cache=True, parallel=True)
+def _copy_column(out: FloatArray, col: int, src: FloatArray) -> None:  # pragma: no cover
+    """out[:, col] = src, filled by all threads (first touch of fresh pages is the cost)."""
+    for i in prange(src.shape[0]):
+        out[i, col] = src[i]
+
+
+@njit(cache=True, parallel=True)
+def _indicator_block(
+    out: FloatArray, col: int, n_levels: int, codes: IntArray
+) -> None:  # pragma: no cover - compiled
+    """out[:, col:col + n_levels] = one-hot(codes), column by column in parallel."""
+    n = codes.shape[0]
+    for lv in prange(n_levels):
+        c = col + lv
+        for i in range(n):
+            out[i, c] = 1.0 if codes[i] == lv else 0.0
 
 
 def _levels(series: pl.Series) -> list[str]:

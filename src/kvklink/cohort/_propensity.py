@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from numba import njit, prange
 
 from kvklink.cohort._design import Design
 from kvklink.errors import MatchingError
@@ -91,7 +91,7 @@ def _aliased_columns(gram: FloatArray, tol: float = 1e-9) -> list[int]:
 def _irls_rows(
     lo: int,
     hi: int,
-    dense: FloatArray,
+    numeric: FloatArray,
     codes: IntArray,
     offsets: IntArray,
     beta: FloatArray,
@@ -102,13 +102,17 @@ def _irls_rows(
     eta_out: FloatArray,
     mu_out: FloatArray,
 ) -> float:  # pragma: no cover - compiled
-    d = dense.shape[1]
+    d = numeric.shape[1] + 1
     nf = codes.shape[1]
     cols = np.empty(max(nf, 1), dtype=np.int64)
+    dense = np.empty(d)
+    dense[0] = 1.0
     tiny = 2.2250738585072014e-308
     top = 1.0 - 1.1102230246251565e-16
     dev = 0.0
     for i in range(lo, hi):
+        for j in range(1, d):
+            dense[j] = numeric[i, j - 1]
         nc = 0
         for f in range(nf):
             c = codes[i, f]
@@ -125,7 +129,7 @@ def _irls_rows(
             else:
                 eta = 0.0
                 for j in range(d):
-                    eta += dense[i, j] * beta[j]
+                    eta += dense[j] * beta[j]
                 for k in range(nc):
                     eta += beta[cols[k]]
                 mu = 1.0 / (1.0 + np.exp(-eta))
@@ -139,11 +143,11 @@ def _irls_rows(
             w = max(mu * (1.0 - mu), 1e-300)
             wz = w * eta + (y[i] - mu)
         for a in range(d):
-            xa = dense[i, a]
+            xa = dense[a]
             wa = w * xa
             rhs[a] += wz * xa
             for b in range(a, d):
-                gram[a, b] += wa * dense[i, b]
+                gram[a, b] += wa * dense[b]
             for k in range(nc):
                 gram[a, cols[k]] += wa
         for k in range(nc):
@@ -158,9 +162,12 @@ def _irls_rows(
     return dev
 
 
-@njit(cache=True, nogil=True)
+_N_BLOCKS = 16  # fixed, so the summation order (and the result) does not depend on the cores
+
+
+@njit(cache=True, parallel=True)
 def _irls_pass(
-    dense: FloatArray,
+    numeric: FloatArray,
     codes: IntArray,
     offsets: IntArray,
     beta: FloatArray,
@@ -174,15 +181,29 @@ def _irls_pass(
     """One pass over the rows: X'WX and X'Wz at the current fit, and its deviance.
 
     mode 0: start values mu = (y + 0.5) / 2 (R's binomial ``mustart``); mode 1: from ``beta``;
-    mode 2: unit weights (plain Gram matrix, for the rank check). Factor level 0 is the
-    reference level (no column); level l >= 1 of factor f is column ``offsets[f] + l - 1``.
+    mode 2: unit weights (plain Gram matrix, for the rank check). Column 0 is the intercept,
+    columns 1..k the numeric block. Factor level 0 is the reference level (no column); level
+    l >= 1 of factor f is column ``offsets[f] + l - 1``. Rows are split into a fixed number of
+    blocks accumulated in parallel, then summed in block order.
     """
     p = gram.shape[0]
+    n = numeric.shape[0]
+    grams = np.zeros((_N_BLOCKS, p, p))
+    rhss = np.zeros((_N_BLOCKS, p))
+    devs = np.zeros(_N_BLOCKS)
+    for t in prange(_N_BLOCKS):
+        lo = n * t // _N_BLOCKS
+        hi = n * (t + 1) // _N_BLOCKS
+        devs[t] = _irls_rows(
+            lo, hi, numeric, codes, offsets, beta, y, mode, grams[t], rhss[t], eta_out, mu_out
+        )
     gram[:, :] = 0.0
     rhs[:] = 0.0
-    dev = _irls_rows(
-        0, dense.shape[0], dense, codes, offsets, beta, y, mode, gram, rhs, eta_out, mu_out
-    )
+    dev = 0.0
+    for t in range(_N_BLOCKS):
+        gram += grams[t]
+        rhs += rhss[t]
+        dev += devs[t]
     for a in range(p):
         for b in range(a):
             gram[a, b] = gram[b, a]
@@ -194,11 +215,9 @@ class _Structured:
 
     def __init__(self, design: Design) -> None:
         n = design.n
-        self.dense = np.empty((n, design.numeric.shape[1] + 1), dtype=np.float64)
-        self.dense[:, 0] = 1.0
-        self.dense[:, 1:] = design.numeric
+        self.numeric = design.numeric
         self.factors = [f for f in design.factors if len(f.levels) > 1]
-        d = self.dense.shape[1]
+        d = self.numeric.shape[1] + 1
         offsets: list[int] = []
         off = d
         for f in self.factors:
@@ -223,7 +242,7 @@ class _Structured:
         gram = np.empty((self.p, self.p))
         rhs = np.empty(self.p)
         dev = _irls_pass(
-            self.dense, self.codes, self.offsets, beta, y, mode, gram, rhs, self.eta, self.mu
+            self.numeric, self.codes, self.offsets, beta, y, mode, gram, rhs, self.eta, self.mu
         )
         return gram, rhs, float(dev)
 
@@ -274,9 +293,9 @@ def fit_logistic(
     if aliased_idx or single:
         constant = set(single)
         other: list[str] = []
-        d = xs.dense.shape[1]
+        d = xs.numeric.shape[1] + 1
         for j in aliased_idx:
-            if j < d and np.ptp(xs.dense[:, j]) == 0:
+            if j < d and np.ptp(xs.numeric[:, j - 1]) == 0:
                 constant.add(xs.names[j])
             else:
                 other.append(xs.names[j])
