@@ -3,8 +3,8 @@
 The fit follows ``glm(..., family = binomial)``: starting values ``mu = (y + 0.5) / 2``, Fisher
 scoring (Newton for the canonical logit link), aliased (linearly dependent or constant)
 columns dropped like R's pivoted QR does (R reports their coefficient as ``NA``; here ``nan``).
-Iteration continues until the deviance changes by less than ``1e-12`` relative, tighter than R's
-``1e-8`` so the fitted probabilities are the maximum-likelihood ones to machine precision.
+Iteration stops on R's rule, ``|dev - dev_old| / (|dev| + 0.1) < 1e-8``, so the fit stops at the
+same Fisher-scoring iterate as R's (scores agree with R's to rounding, not only to 1e-8).
 
 Separation is detected: when the treated and control units can be split perfectly by the linear
 predictor, no overlap exists and :class:`~kvklink.errors.MatchingError` is raised; when only
@@ -23,13 +23,15 @@ Examples
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import njit
 
 from kvklink.cohort._design import Design
 from kvklink.errors import MatchingError
@@ -39,6 +41,8 @@ __all__ = ["LogisticFit", "PropensityWarning", "fit_logistic"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 _EPS = 10 * np.finfo(np.float64).eps
+# R's glm.control(epsilon = 1e-8): stop when |dev - dev_old| / (|dev| + 0.1) < epsilon
+_EPSILON = 1e-8
 
 
 class PropensityWarning(UserWarning):
@@ -162,52 +166,13 @@ def _irls_rows(
     return dev
 
 
-_N_BLOCKS = 16  # fixed, so the summation order (and the result) does not depend on the cores
+_BLOCK_ROWS = 1 << 16  # rows per block; the split depends on n only, never on the cores
 
 
-@njit(cache=True, parallel=True)
-def _irls_pass(
-    numeric: FloatArray,
-    codes: IntArray,
-    offsets: IntArray,
-    beta: FloatArray,
-    y: FloatArray,
-    mode: int,
-    gram: FloatArray,
-    rhs: FloatArray,
-    eta_out: FloatArray,
-    mu_out: FloatArray,
-) -> float:  # pragma: no cover - compiled
-    """One pass over the rows: X'WX and X'Wz at the current fit, and its deviance.
-
-    mode 0: start values mu = (y + 0.5) / 2 (R's binomial ``mustart``); mode 1: from ``beta``;
-    mode 2: unit weights (plain Gram matrix, for the rank check). Column 0 is the intercept,
-    columns 1..k the numeric block. Factor level 0 is the reference level (no column); level
-    l >= 1 of factor f is column ``offsets[f] + l - 1``. Rows are split into a fixed number of
-    blocks accumulated in parallel, then summed in block order.
-    """
-    p = gram.shape[0]
-    n = numeric.shape[0]
-    grams = np.zeros((_N_BLOCKS, p, p))
-    rhss = np.zeros((_N_BLOCKS, p))
-    devs = np.zeros(_N_BLOCKS)
-    for t in prange(_N_BLOCKS):
-        lo = n * t // _N_BLOCKS
-        hi = n * (t + 1) // _N_BLOCKS
-        devs[t] = _irls_rows(
-            lo, hi, numeric, codes, offsets, beta, y, mode, grams[t], rhss[t], eta_out, mu_out
-        )
-    gram[:, :] = 0.0
-    rhs[:] = 0.0
-    dev = 0.0
-    for t in range(_N_BLOCKS):
-        gram += grams[t]
-        rhs += rhss[t]
-        dev += devs[t]
-    for a in range(p):
-        for b in range(a):
-            gram[a, b] = gram[b, a]
-    return dev
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """Row blocks of one IRLS pass (one block when n is small)."""
+    k = max(1, min(16, n // _BLOCK_ROWS))
+    return [(n * t // k, n * (t + 1) // k) for t in range(k)]
 
 
 class _Structured:
@@ -236,15 +201,111 @@ class _Structured:
         self.mu = np.empty(n)
 
     def run(
-        self, beta: FloatArray, y: FloatArray, mode: int
+        self,
+        beta: FloatArray,
+        y: FloatArray,
+        mode: int,
+        pool: ThreadPoolExecutor | None = None,
     ) -> tuple[FloatArray, FloatArray, float]:
-        """Gram matrix X'WX, X'Wz and deviance at ``beta`` (see ``_irls_pass``)."""
-        gram = np.empty((self.p, self.p))
-        rhs = np.empty(self.p)
-        dev = _irls_pass(
-            self.numeric, self.codes, self.offsets, beta, y, mode, gram, rhs, self.eta, self.mu
+        """Gram matrix X'WX, X'Wz and deviance at ``beta`` in one pass over the rows.
+
+        mode 0: start values mu = (y + 0.5) / 2 (R's binomial ``mustart``); mode 1: from
+        ``beta``; mode 2: unit weights (plain Gram matrix, for the rank check). Row blocks
+        (see ``_blocks``) are accumulated separately — on the threads of ``pool`` when given,
+        the compiled kernel releases the GIL — and summed in block order, so the result does
+        not depend on the number of threads.
+        """
+        p = self.p
+        blocks = _blocks(self.eta.shape[0])
+        grams = np.zeros((len(blocks), p, p))
+        rhss = np.zeros((len(blocks), p))
+
+        def one(t: int) -> float:
+            lo, hi = blocks[t]
+            return float(
+                _irls_rows(
+                    lo,
+                    hi,
+                    self.numeric,
+                    self.codes,
+                    self.offsets,
+                    beta,
+                    y,
+                    mode,
+                    grams[t],
+                    rhss[t],
+                    self.eta,
+                    self.mu,
+                )
+            )
+
+        if pool is None or len(blocks) == 1:
+            devs = [one(t) for t in range(len(blocks))]
+        else:
+            devs = list(pool.map(one, range(len(blocks))))
+        gram = grams[0].copy()
+        rhs = rhss[0].copy()
+        dev = devs[0]
+        for t in range(1, len(blocks)):
+            gram += grams[t]
+            rhs += rhss[t]
+            dev += devs[t]
+        upper = np.triu(gram)
+        gram = upper + np.triu(gram, 1).T
+        return gram, rhs, dev
+
+
+def _iterate(
+    xs: _Structured,
+    design: Design,
+    yv: FloatArray,
+    g: FloatArray,
+    rhs: FloatArray,
+    max_iter: int,
+    pool: ThreadPoolExecutor | None,
+) -> tuple[FloatArray, FloatArray, FloatArray, float, int, bool, IntArray, list[int]]:
+    """Rank check on the start-value Gram matrix, then Fisher scoring to convergence."""
+    aliased_idx = [j for j in _aliased_columns(g) if j != 0]
+    single = [f.name for f in design.factors if len(f.levels) <= 1]
+    if aliased_idx or single:
+        constant = set(single)
+        other: list[str] = []
+        d = xs.numeric.shape[1] + 1
+        for j in aliased_idx:
+            if j < d and np.ptp(xs.numeric[:, j - 1]) == 0:
+                constant.add(xs.names[j])
+            else:
+                other.append(xs.names[j])
+        parts = []
+        if constant:
+            parts.append(f"constant covariate(s) {', '.join(map(repr, sorted(constant)))}")
+        if other:
+            parts.append(f"linearly dependent column(s) {', '.join(map(repr, other))}")
+        msg = (
+            f"The propensity model dropped {' and '.join(parts)} (coefficient not estimable, "
+            "as R's glm reports NA). Hint: remove them from 'covariates'."
         )
-        return gram, rhs, float(dev)
+        warnings.warn(msg, PropensityWarning, stacklevel=5)
+    keep = np.array([j for j in range(xs.p) if j not in set(aliased_idx)], dtype=np.int64)
+
+    dev = np.inf
+    dev_old = np.inf
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        gk = g[np.ix_(keep, keep)]
+        try:
+            sol = np.linalg.solve(gk, rhs[keep])
+        except np.linalg.LinAlgError:
+            sol = np.linalg.lstsq(gk, rhs[keep], rcond=None)[0]
+        beta = np.zeros(xs.p)
+        beta[keep] = sol
+        g, rhs, dev = xs.run(beta, yv, 1, pool)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < _EPSILON:
+            converged = True
+            break
+        dev_old = dev
+    return beta, g, rhs, dev, it, converged, keep, aliased_idx
 
 
 def fit_logistic(
@@ -287,47 +348,16 @@ def fit_logistic(
     beta = np.zeros(xs.p)
     # the start values give every unit the same IRLS weight 0.1875, so this pass also yields
     # the Gram matrix for the rank check
-    g, rhs, _ = xs.run(beta, yv, 0)
-    aliased_idx = [j for j in _aliased_columns(g) if j != 0]
-    single = [f.name for f in design.factors if len(f.levels) <= 1]
-    if aliased_idx or single:
-        constant = set(single)
-        other: list[str] = []
-        d = xs.numeric.shape[1] + 1
-        for j in aliased_idx:
-            if j < d and np.ptp(xs.numeric[:, j - 1]) == 0:
-                constant.add(xs.names[j])
-            else:
-                other.append(xs.names[j])
-        parts = []
-        if constant:
-            parts.append(f"constant covariate(s) {', '.join(map(repr, sorted(constant)))}")
-        if other:
-            parts.append(f"linearly dependent column(s) {', '.join(map(repr, other))}")
-        msg = (
-            f"The propensity model dropped {' and '.join(parts)} (coefficient not estimable, "
-            "as R's glm reports NA). Hint: remove them from 'covariates'."
+    n_threads = min(os.cpu_count() or 1, len(_blocks(design.n)))
+    pool = ThreadPoolExecutor(max_workers=n_threads) if n_threads > 1 else None
+    try:
+        g, rhs, _ = xs.run(beta, yv, 0, pool)
+        beta, g, rhs, dev, it, converged, keep, aliased_idx = _iterate(
+            xs, design, yv, g, rhs, max_iter, pool
         )
-        warnings.warn(msg, PropensityWarning, stacklevel=4)
-    keep = np.array([j for j in range(xs.p) if j not in set(aliased_idx)], dtype=np.int64)
-
-    dev = np.inf
-    dev_old = np.inf
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
-        gk = g[np.ix_(keep, keep)]
-        try:
-            sol = np.linalg.solve(gk, rhs[keep])
-        except np.linalg.LinAlgError:
-            sol = np.linalg.lstsq(gk, rhs[keep], rcond=None)[0]
-        beta = np.zeros(xs.p)
-        beta[keep] = sol
-        g, rhs, dev = xs.run(beta, yv, 1)
-        if abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-12:
-            converged = True
-            break
-        dev_old = dev
+    finally:
+        if pool is not None:
+            pool.shutdown()
     eta, mu = xs.eta, xs.mu
     treated = yv == 1
     if treated.any() and (~treated).any():
