@@ -337,7 +337,11 @@ def _covariates_at(register: pl.LazyFrame, units: pl.LazyFrame, spec: CohortSpec
     )
     lag_columns = [f"_{o}_{lag}" for o in spec.outcomes for lag in (2, 3, 4)]
     return joined.with_columns(
-        ((reference_day - pl.col("start_date")).dt.total_days() / 365.25).alias("firm_age"),
+        # Rounded so that the last bit does not depend on how polars vectorises the division
+        # (results must not depend on input row order).
+        ((reference_day - pl.col("start_date")).dt.total_days() / 365.25)
+        .round(9)
+        .alias("firm_age"),
         *trends,
         new_firm,
     ).drop("_y1", "_y2", "_y3", "_y4", *lag_columns)
