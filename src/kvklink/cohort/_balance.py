@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from numba import njit
 
 from kvklink.errors import InputError
 
@@ -160,14 +161,10 @@ def _ecdf_before(
     the counts of all values minus the treated ones, so only one sort of the column is needed.
     """
     if uniform:
-        points, counts = np.unique(x, return_counts=True)
-        xt = x[treat]
-        # every treated value is one of the points: count them per point, then accumulate
-        at = np.searchsorted(points, xt, side="left")
-        n_le_t = np.cumsum(np.bincount(at, minlength=points.shape[0]))
-        n_le_all = np.cumsum(counts)
-        ft = n_le_t / xt.size
-        fc = (n_le_all - n_le_t) / (x.size - xt.size)
+        # one merge walk over the sorted column and the sorted treated values (every treated
+        # value is one of the points)
+        points, total, top = _ecdf_walk(np.sort(x), np.sort(x[treat]))
+        return points, total / points.shape[0], top
     else:
         points = np.unique(x)
         pos = sw > 0
@@ -175,6 +172,39 @@ def _ecdf_before(
         fc = _group_cdf(x[~treat & pos], sw[~treat & pos], points)
     diffs = np.abs(ft - fc)
     return points, float(diffs.mean()), float(diffs.max())
+
+
+@njit(cache=True, nogil=True)
+def _ecdf_walk(
+    xs: FloatArray, xts: FloatArray
+) -> tuple[FloatArray, float, float]:  # pragma: no cover - compiled
+    """Distinct values of sorted ``xs``, and the sum and max of |F_t - F_c| over them.
+
+    ``xts`` holds the (sorted) treated values, a sub-multiset of ``xs``; F_t counts treated
+    values <= the point over their number, F_c the remaining (control) values likewise.
+    """
+    n = xs.shape[0]
+    nt = xts.shape[0]
+    nc = n - nt
+    points = np.empty(n)
+    k = 0
+    total = 0.0
+    top = 0.0
+    i = 0
+    j = 0
+    while i < n:
+        v = xs[i]
+        while i < n and xs[i] == v:
+            i += 1
+        while j < nt and xts[j] <= v:
+            j += 1
+        d = abs(j / nt - (i - j) / nc)
+        total += d
+        if d > top:
+            top = d
+        points[k] = v
+        k += 1
+    return points[:k].copy(), total, top
 
 
 def _ecdf_after(

@@ -38,6 +38,7 @@ __all__ = [
     "mahalanobis_nearest",
     "nearest_scalar",
     "sort_order",
+    "stable_argsort",
     "weights_from_match_matrix",
     "weights_from_subclass",
 ]
@@ -143,6 +144,38 @@ def _nearest_replace(
                 break
 
 
+def stable_argsort(values: npt.NDArray[np.generic]) -> IntArray:
+    """``np.argsort(values, kind="stable")`` for floats or integers, faster on large arrays.
+
+    An unstable (vectorised) argsort first, then every run of equal values is put back in
+    ascending index order, which is what a stable sort gives. Values must not be NaN.
+
+    >>> stable_argsort(np.array([2.0, 1.0, 2.0, 1.0, 0.5])).tolist()
+    [4, 1, 3, 0, 2]
+    """
+    perm = np.argsort(values).astype(np.int64)
+    if perm.size < 2:
+        return perm
+    vs = values[perm]
+    eq = vs[1:] == vs[:-1]
+    n_eq = int(np.count_nonzero(eq))
+    if n_eq == 0:
+        return perm
+    if n_eq > perm.size // 8:  # mostly ties: numpy's stable sort is the faster fix
+        return np.argsort(values, kind="stable").astype(np.int64)
+    in_tie = np.zeros(perm.size, dtype=np.bool_)
+    in_tie[1:] = eq
+    in_tie[:-1] |= eq
+    idx = np.flatnonzero(in_tie)
+    # a run starts where the value differs from the previous one
+    starts = np.ones(idx.size, dtype=np.bool_)
+    starts[1:] = ~eq[idx[1:] - 1]
+    run = np.cumsum(starts)
+    sub = perm[idx]
+    perm[idx] = sub[np.lexsort((sub, run))]
+    return perm
+
+
 def sort_order(distance: FloatArray, stratum: IntArray, key: IntArray) -> IntArray:
     """Row order sorted by (stratum, distance, key); ``key`` must be a permutation of 0..n-1.
 
@@ -153,9 +186,12 @@ def sort_order(distance: FloatArray, stratum: IntArray, key: IntArray) -> IntArr
     n = key.shape[0]
     by_key = np.empty(n, dtype=np.int64)
     by_key[key] = np.arange(n)
-    perm = by_key[np.argsort(distance[by_key], kind="stable")]
+    perm = by_key[stable_argsort(distance[by_key])]
     if n and stratum.max() != stratum.min():
-        perm = perm[np.argsort(stratum[perm], kind="stable")]
+        sp = stratum[perm]
+        if sp.min() >= 0 and sp.max() < 2**15:
+            sp = sp.astype(np.int16)  # numpy's stable sort of 16-bit integers is a radix sort
+        perm = perm[np.argsort(sp, kind="stable")]
     return perm.astype(np.int64)
 
 

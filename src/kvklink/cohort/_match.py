@@ -67,6 +67,7 @@ from kvklink.cohort._cem import Cutpoints, cem_strata, exact_subclass
 from kvklink.cohort._core import (
     mahalanobis_nearest,
     nearest_scalar,
+    stable_argsort,
     weights_from_match_matrix,
     weights_from_subclass,
 )
@@ -534,7 +535,7 @@ def _tie_key(frame: pl.DataFrame, column: str | None) -> IntArray:
     idx = np.arange(n)
     if column is None:
         h = frame.hash_rows(seed=0).to_numpy()
-        perm = np.argsort(h, kind="stable")
+        perm = stable_argsort(h)
     else:
         check_missing(frame, [column], argument="tie_breaker")
         ranks = frame.get_column(column).rank("ordinal").to_numpy()
