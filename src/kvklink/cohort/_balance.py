@@ -727,7 +727,13 @@ def balance_table(
             f"{int((~t).sum())} control. Hint: check the treatment indicator."
         )
         raise InputError(msg)
-    bad_cols = np.flatnonzero(~np.all(np.isfinite(x), axis=0))
+    # a finite column sum means every cell is finite (NaN/inf propagate); an overflowing sum
+    # of finite cells only sends the column to the exact cell check
+    with np.errstate(over="ignore", invalid="ignore"):
+        col_ok = np.isfinite(x.sum(axis=0))
+    if not col_ok.all():
+        col_ok = np.all(np.isfinite(x), axis=0)
+    bad_cols = np.flatnonzero(~col_ok)
     if bad_cols.size:
         shown = ", ".join(repr(labels[i]) for i in bad_cols[:5])
         msg = (

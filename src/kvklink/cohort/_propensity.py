@@ -166,6 +166,72 @@ def _irls_rows(
     return dev
 
 
+@njit(cache=True, nogil=True)
+def _irls_cells(
+    lo: int,
+    hi: int,
+    numeric: FloatArray,
+    cell: IntArray,
+    cell_off: FloatArray,
+    beta: FloatArray,
+    y: FloatArray,
+    mode: int,
+    gnn: FloatArray,
+    rn: FloatArray,
+    cw: FloatArray,
+    cwx: FloatArray,
+    cwz: FloatArray,
+    eta_out: FloatArray,
+    mu_out: FloatArray,
+) -> float:  # pragma: no cover - compiled
+    """``_irls_rows`` with the factors folded into one cell code per row.
+
+    Accumulates the numeric × numeric block ``gnn`` and ``rn`` = X_num'Wz per row, and per
+    cell the sums of w, w·x and w·z; every block of X'WX that involves the intercept or a
+    factor indicator is a sum over cells (see ``_Structured._assemble``).
+    """
+    k = numeric.shape[1]
+    tiny = 2.2250738585072014e-308
+    top = 1.0 - 1.1102230246251565e-16
+    x = np.empty(max(k, 1))
+    dev = 0.0
+    for i in range(lo, hi):
+        for j in range(k):
+            x[j] = numeric[i, j]
+        c = cell[i]
+        if mode == 2:
+            w = 1.0
+            wz = 0.0
+        else:
+            if mode == 0:
+                mu = (y[i] + 0.5) / 2.0
+                eta = np.log(mu / (1.0 - mu))
+            else:
+                eta = beta[0]
+                for j in range(k):
+                    eta += x[j] * beta[j + 1]
+                eta += cell_off[c]
+                mu = 1.0 / (1.0 + np.exp(-eta))
+                mu = min(max(mu, tiny), top)
+                if y[i] > 0.5:
+                    dev -= 2.0 * np.log(mu)
+                else:
+                    dev -= 2.0 * np.log1p(-mu)
+            eta_out[i] = eta
+            mu_out[i] = mu
+            w = max(mu * (1.0 - mu), 1e-300)
+            wz = w * eta + (y[i] - mu)
+        cw[c] += w
+        cwz[c] += wz
+        for a in range(k):
+            wa = w * x[a]
+            cwx[c, a] += wa
+            rn[a] += wz * x[a]
+            for b in range(a, k):
+                gnn[a, b] += wa * x[b]
+    return dev
+
+
 _BLOCK_ROWS = 1 << 16  # rows per block; the split depends on n only, never on the cores
 
 
@@ -193,6 +259,25 @@ class _Structured:
         self.codes = np.empty((n, len(self.factors)), dtype=np.int64)
         for k, f in enumerate(self.factors):
             self.codes[:, k] = f.codes
+        # fold the factors into one cell code per row when the cells are few
+        sizes = [len(f.levels) for f in self.factors]
+        n_cells = int(np.prod(sizes)) if sizes else 1
+        self.cell: IntArray | None = None
+        if n_cells <= max(64, min(1 << 16, n // 16)):
+            cell = np.zeros(n, dtype=np.int64)
+            for f in self.factors:
+                cell *= len(f.levels)
+                cell += f.codes
+            self.cell = cell
+            # indicator of every model column of a factor level, per cell (ncell × p)
+            grid = np.indices(sizes).reshape(len(sizes), -1).T if sizes else np.zeros((1, 0))
+            ind = np.zeros((n_cells, off))
+            ind[:, 0] = 1.0
+            for fi in range(len(self.factors)):
+                lv = grid[:, fi].astype(np.int64)
+                has = lv > 0
+                ind[np.flatnonzero(has), offsets[fi] + lv[has] - 1] = 1.0
+            self.cell_ind = ind
         names = ["(Intercept)", *design.numeric_names]
         for f in self.factors:
             names.extend(f"{f.name}{lv}" for lv in f.levels[1:])
@@ -215,6 +300,8 @@ class _Structured:
         the compiled kernel releases the GIL — and summed in block order, so the result does
         not depend on the number of threads.
         """
+        if self.cell is not None:
+            return self._run_cells(beta, y, mode, pool)
         p = self.p
         blocks = _blocks(self.eta.shape[0])
         grams = np.zeros((len(blocks), p, p))
@@ -252,6 +339,75 @@ class _Structured:
             dev += devs[t]
         upper = np.triu(gram)
         gram = upper + np.triu(gram, 1).T
+        return gram, rhs, dev
+
+    def _run_cells(
+        self,
+        beta: FloatArray,
+        y: FloatArray,
+        mode: int,
+        pool: ThreadPoolExecutor | None,
+    ) -> tuple[FloatArray, FloatArray, float]:
+        """``run`` for the cell-folded design (see ``_irls_cells``)."""
+        assert self.cell is not None
+        ind = self.cell_ind
+        n_cells = ind.shape[0]
+        k = self.numeric.shape[1]
+        cell_off = ind[:, k + 1 :] @ beta[k + 1 :]
+        blocks = _blocks(self.eta.shape[0])
+        nb = len(blocks)
+        gnn = np.zeros((nb, k, k))
+        rn = np.zeros((nb, k))
+        cw = np.zeros((nb, n_cells))
+        cwx = np.zeros((nb, n_cells, k))
+        cwz = np.zeros((nb, n_cells))
+        cell = self.cell
+
+        def one(t: int) -> float:
+            lo, hi = blocks[t]
+            return float(
+                _irls_cells(
+                    lo,
+                    hi,
+                    self.numeric,
+                    cell,
+                    cell_off,
+                    beta,
+                    y,
+                    mode,
+                    gnn[t],
+                    rn[t],
+                    cw[t],
+                    cwx[t],
+                    cwz[t],
+                    self.eta,
+                    self.mu,
+                )
+            )
+
+        if pool is None or nb == 1:
+            devs = [one(t) for t in range(nb)]
+        else:
+            devs = list(pool.map(one, range(nb)))
+        dev = devs[0]
+        for t in range(1, nb):
+            dev += devs[t]
+        g_nn = gnn.sum(axis=0)
+        r_n = rn.sum(axis=0)
+        s_w = cw.sum(axis=0)
+        s_wx = cwx.sum(axis=0)
+        s_wz = cwz.sum(axis=0)
+        p = self.p
+        gram = np.empty((p, p))
+        # intercept and factor columns: sums over cells of their indicators
+        gram[:, :] = (ind * s_w[:, None]).T @ ind
+        cross = s_wx.T @ ind  # (k, p): numeric × (intercept, factor) columns
+        gram[1 : k + 1, :] = cross
+        gram[:, 1 : k + 1] = cross.T
+        g_nn = np.triu(g_nn) + np.triu(g_nn, 1).T
+        gram[1 : k + 1, 1 : k + 1] = g_nn
+        rhs = ind.T @ s_wz
+        rhs[1 : k + 1] = r_n
         return gram, rhs, dev
 
 
