@@ -191,11 +191,9 @@ def build_design(frame: pl.DataFrame, covariates: Sequence[str]) -> Design:
             levels = _levels(s)
             if isinstance(s.dtype, pl.Enum):
                 codes = s.to_physical().cast(pl.Int64).to_numpy()
-            else:  # position among the sorted levels (a hash lookup, no string sort)
+            else:  # position among the sorted levels (an Enum of them, no string sort)
                 codes = (
-                    s.cast(pl.String)
-                    .replace_strict(levels, list(range(len(levels))), return_dtype=pl.Int64)
-                    .to_numpy()
+                    s.cast(pl.String).cast(pl.Enum(levels)).to_physical().cast(pl.Int64).to_numpy()
                 )
             codes = np.ascontiguousarray(codes, dtype=np.int64)
             items.append(("factor", len(factors)))

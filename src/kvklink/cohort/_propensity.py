@@ -256,14 +256,17 @@ class _Structured:
             off += len(f.levels) - 1
         self.p = off
         self.offsets = np.array(offsets, dtype=np.int64)
-        self.codes = np.empty((n, len(self.factors)), dtype=np.int64)
-        for k, f in enumerate(self.factors):
-            self.codes[:, k] = f.codes
         # fold the factors into one cell code per row when the cells are few
         sizes = [len(f.levels) for f in self.factors]
         n_cells = int(np.prod(sizes)) if sizes else 1
         self.cell: IntArray | None = None
-        if n_cells <= max(64, min(1 << 16, n // 16)):
+        self.codes = np.empty((0, 0), dtype=np.int64)
+        if n_cells > max(64, min(1 << 16, n // 16)):
+            # too many cells: the row kernel reads the level codes directly
+            self.codes = np.empty((n, len(self.factors)), dtype=np.int64)
+            for k, f in enumerate(self.factors):
+                self.codes[:, k] = f.codes
+        else:
             cell = np.zeros(n, dtype=np.int64)
             for f in self.factors:
                 cell *= len(f.levels)
