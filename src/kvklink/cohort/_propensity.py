@@ -235,6 +235,9 @@ def _irls_cells(
 _BLOCK_ROWS = 1 << 16  # rows per block; the split depends on n only, never on the cores
 
 
+_PAD = 8  # float64s in a 64-byte cache line
+
+
 def _blocks(n: int) -> list[tuple[int, int]]:
     """Row blocks of one IRLS pass (one block when n is small)."""
     k = max(1, min(16, n // _BLOCK_ROWS))
@@ -307,8 +310,8 @@ class _Structured:
             return self._run_cells(beta, y, mode, pool)
         p = self.p
         blocks = _blocks(self.eta.shape[0])
-        grams = np.zeros((len(blocks), p, p))
-        rhss = np.zeros((len(blocks), p))
+        grams = np.zeros((len(blocks), p, p + _PAD))[:, :, :p]
+        rhss = np.zeros((len(blocks), p + _PAD))[:, :p]
 
         def one(t: int) -> float:
             lo, hi = blocks[t]
@@ -359,11 +362,12 @@ class _Structured:
         cell_off = ind[:, k + 1 :] @ beta[k + 1 :]
         blocks = _blocks(self.eta.shape[0])
         nb = len(blocks)
-        gnn = np.zeros((nb, k, k))
-        rn = np.zeros((nb, k))
-        cw = np.zeros((nb, n_cells))
-        cwx = np.zeros((nb, n_cells, k))
-        cwz = np.zeros((nb, n_cells))
+        # per-block accumulators padded by a cache line, so threads never share one
+        gnn = np.zeros((nb, k, k + _PAD))[:, :, :k]
+        rn = np.zeros((nb, k + _PAD))[:, :k]
+        cw = np.zeros((nb, n_cells + _PAD))[:, :n_cells]
+        cwx = np.zeros((nb, n_cells + _PAD, k))[:, :n_cells]
+        cwz = np.zeros((nb, n_cells + _PAD))[:, :n_cells]
         cell = self.cell
 
         def one(t: int) -> float:
