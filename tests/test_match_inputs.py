@@ -198,6 +198,9 @@ def _matched_pairs(m: kvklink.MatchResult, ids: list[str]) -> set[tuple[str, tup
     }
 
 
+# Small random frames sometimes have a level of ``g`` in one group only; the quasi-separation
+# warning is then correct and beside the point of this property.
+@pytest.mark.filterwarnings("ignore::kvklink.cohort.PropensityWarning")
 @settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 10_000),
