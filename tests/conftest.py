@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -72,3 +76,20 @@ def raw_interactions() -> pl.DataFrame:
         },
         schema_overrides={"consent_withdrawn_date": pl.Date},
     )
+
+
+@pytest.fixture(scope="session")
+def make_recovery_data() -> Callable[..., Any]:
+    """The seeded messy-query generator shared with ``benchmarks/bench_recover.py``.
+
+    ``make_recovery_data(n_firms, n_queries, n_nomatch, seed=...)`` returns
+    ``(register, queries, truth)``.
+    """
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_recover_data.py"
+    spec = importlib.util.spec_from_file_location("kvklink_recover_data", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    generator: Callable[..., Any] = module.make_recovery_data
+    return generator

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,29 +16,17 @@ import kvklink as kl
 from kvklink.errors import ConfigError, InputError, SchemaError
 from kvklink.linkage import BlockingPass, FieldComparison, RecoverySpec
 
-
-def _data_module() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_recover_data.py"
-    spec = importlib.util.spec_from_file_location("kvklink_recover_data", path)
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-RD = _data_module()
 SPEC = kl.company_spec(query_id="interaction_id")
 
 
 @pytest.fixture(scope="module")
-def medium() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    return RD.make_recovery_data(20_000, 2_000, 200, seed=0)
+def medium(make_recovery_data: Any) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    return make_recovery_data(20_000, 2_000, 200, seed=0)
 
 
 @pytest.fixture(scope="module")
-def small() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    return RD.make_recovery_data(600, 120, 15, seed=3)
+def small(make_recovery_data: Any) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    return make_recovery_data(600, 120, 15, seed=3)
 
 
 def test_quality_at_default_thresholds(medium) -> None:  # type: ignore[no-untyped-def]
@@ -101,8 +87,8 @@ def test_repr_shows_counts_not_values(small) -> None:  # type: ignore[no-untyped
 
 @settings(max_examples=8, deadline=None)
 @given(st.integers(0, 2**32 - 1))
-def test_results_do_not_depend_on_row_order(seed: int) -> None:
-    register, queries, _ = RD.make_recovery_data(300, 60, 8, seed=5)
+def test_results_do_not_depend_on_row_order(make_recovery_data: Any, seed: int) -> None:
+    register, queries, _ = make_recovery_data(300, 60, 8, seed=5)
     base = kl.recover_kvk(queries, register, spec=SPEC).frame
     rq = queries.sample(fraction=1.0, shuffle=True, seed=seed)
     rr = register.sample(fraction=1.0, shuffle=True, seed=seed + 1)
@@ -125,8 +111,13 @@ def test_results_do_not_depend_on_row_order(seed: int) -> None:
 
 def test_reproducible_from_seed_with_random_u_start(small) -> None:  # type: ignore[no-untyped-def]
     register, queries, _ = small
-    spec = RecoverySpec(fields=SPEC.fields, blocking=SPEC.blocking, query_id="interaction_id",
-                        u_init="random", random_pairs=5_000)
+    spec = RecoverySpec(
+        fields=SPEC.fields,
+        blocking=SPEC.blocking,
+        query_id="interaction_id",
+        u_init="random",
+        random_pairs=5_000,
+    )
     a = kl.recover_kvk(queries, register, spec=spec, seed=7)
     b = kl.recover_kvk(queries, register, spec=spec, seed=7)
     assert a.frame.equals(b.frame)
@@ -148,21 +139,28 @@ def test_pandas_in_pandas_out(small) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_leading_zeros_of_kvk_numbers_survive() -> None:
-    register = pl.DataFrame({
-        "kvk_nummer": ["00012345", "99999999"], "trade_name": ["Alfa Bouw", "Beta Zorg"],
-        "street": ["Kerkstraat", "Laan"], "house_number": ["1", "2"],
-        "postcode": ["1111 AA", "2222 BB"], "city": ["Ede", "Oss"],
-    })
+    register = pl.DataFrame(
+        {
+            "kvk_nummer": ["00012345", "99999999"],
+            "trade_name": ["Alfa Bouw", "Beta Zorg"],
+            "street": ["Kerkstraat", "Laan"],
+            "house_number": ["1", "2"],
+            "postcode": ["1111 AA", "2222 BB"],
+            "city": ["Ede", "Oss"],
+        }
+    )
     queries = register.rename({"trade_name": "company_name"}).drop("kvk_nummer")
     res = kl.recover_kvk(queries, register, thresholds=(0.5, 0.1))
     assert res.frame["best_candidate"].to_list() == ["00012345", "99999999"]
 
 
-def test_queries_without_candidates_are_rejected() -> None:
-    register, queries, _ = RD.make_recovery_data(200, 20, 0, seed=1)
+def test_queries_without_candidates_are_rejected(make_recovery_data: Any) -> None:
+    register, queries, _ = make_recovery_data(200, 20, 0, seed=1)
     far = queries.with_columns(
-        pl.lit("Qqqqq Xxxxx").alias("company_name"), pl.lit("0000 ZZ").alias("postcode"),
-        pl.lit("Nergens").alias("city"), pl.lit("999").alias("house_number"),
+        pl.lit("Qqqqq Xxxxx").alias("company_name"),
+        pl.lit("0000 ZZ").alias("postcode"),
+        pl.lit("Nergens").alias("city"),
+        pl.lit("999").alias("house_number"),
     )
     res = kl.recover_kvk(far, register)
     assert (res.frame["status"] == "rejected").all()
@@ -216,25 +214,32 @@ def test_person_spec_links_a_persons_file() -> None:
     n = 400
     given_names = np.array(["Jan", "Piet", "Klaas", "Anna", "Marie", "Sanne", "Daan", "Emma"])
     surnames = np.array(["de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "Bos"])
-    people = pl.DataFrame({
-        "person_id": [f"P{i:05d}" for i in range(n)],
-        "given_name": given_names[rng.integers(0, len(given_names), n)],
-        "surname": surnames[rng.integers(0, len(surnames), n)],
-        "date_of_birth": pl.date_range(pl.date(1950, 1, 1), pl.date(2000, 1, 1), "1d",
-                                       eager=True).sample(n, seed=1),
-        "postcode": [f"{1000 + int(x)} AB" for x in rng.integers(0, 150, n)],
-        "house_number": [str(int(x)) for x in rng.integers(1, 60, n)],
-    })
+    people = pl.DataFrame(
+        {
+            "person_id": [f"P{i:05d}" for i in range(n)],
+            "given_name": given_names[rng.integers(0, len(given_names), n)],
+            "surname": surnames[rng.integers(0, len(surnames), n)],
+            "date_of_birth": pl.date_range(
+                pl.date(1950, 1, 1), pl.date(2000, 1, 1), "1d", eager=True
+            ).sample(n, seed=1),
+            "postcode": [f"{1000 + int(x)} AB" for x in rng.integers(0, 150, n)],
+            "house_number": [str(int(x)) for x in rng.integers(1, 60, n)],
+        }
+    )
     queries = people.head(150).with_columns(
         pl.col("surname").str.to_uppercase(),
         pl.col("postcode").str.replace(" ", ""),
-        pl.col("date_of_birth").dt.to_string("%d-%m-%Y").str.slice(0, 0)
+        pl.col("date_of_birth")
+        .dt.to_string("%d-%m-%Y")
+        .str.slice(0, 0)
         .fill_null("")  # clear a few dates below
         .alias("_blank"),
     )
     queries = queries.with_columns(
-        pl.when(pl.int_range(pl.len()) % 10 == 0).then(None)
-        .otherwise(pl.col("date_of_birth")).alias("date_of_birth")
+        pl.when(pl.int_range(pl.len()) % 10 == 0)
+        .then(None)
+        .otherwise(pl.col("date_of_birth"))
+        .alias("date_of_birth")
     ).drop("_blank", "person_id")
     res = kl.recover_kvk(queries, people, spec=kl.person_spec(), thresholds=(0.9, 0.2))
     f = res.frame
@@ -254,7 +259,10 @@ def test_prepared_reference_gives_the_same_result(small) -> None:  # type: ignor
     # a second batch reuses the same preparation
     c = kl.recover_kvk(queries.head(10), prepared, spec=SPEC)
     assert c.frame.height == 10
-    other = RecoverySpec(fields=tuple(f for f in SPEC.fields if f.name != "legal_form"),
-                         blocking=SPEC.blocking, query_id="interaction_id")
+    other = RecoverySpec(
+        fields=tuple(f for f in SPEC.fields if f.name != "legal_form"),
+        blocking=SPEC.blocking,
+        query_id="interaction_id",
+    )
     with pytest.raises(ConfigError, match="prepare_reference"):
         kl.recover_kvk(queries, prepared, spec=other)

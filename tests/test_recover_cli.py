@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from kvklink.cli import app
 
-
-def _data_module() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_recover_data.py"
-    spec = importlib.util.spec_from_file_location("kvklink_recover_data", path)
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-RD = _data_module()
 runner = CliRunner()
 
 
-def _write_inputs(tmp_path: Path) -> tuple[Path, Path]:
-    register, queries, _ = RD.make_recovery_data(1_500, 200, 20, seed=2)
+@pytest.fixture
+def inputs(tmp_path: Path, make_recovery_data: Any) -> tuple[Path, Path]:
+    register, queries, _ = make_recovery_data(1_500, 200, 20, seed=2)
     q = tmp_path / "queries.csv"
     r = tmp_path / "register.parquet"
     queries.write_csv(q)
@@ -35,11 +24,24 @@ def _write_inputs(tmp_path: Path) -> tuple[Path, Path]:
     return q, r
 
 
-def test_recover_then_review_round_trip(tmp_path: Path) -> None:
-    q, r = _write_inputs(tmp_path)
+def test_recover_then_review_round_trip(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    q, r = inputs
     out = tmp_path / "out" / "recovered.csv"
-    res = runner.invoke(app, ["recover", str(q), str(r), str(out), "--id-column",
-                              "interaction_id", "--accept", "0.999", "--review", "0.01"])
+    res = runner.invoke(
+        app,
+        [
+            "recover",
+            str(q),
+            str(r),
+            str(out),
+            "--id-column",
+            "interaction_id",
+            "--accept",
+            "0.999",
+            "--review",
+            "0.01",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "accepted" in res.output
     frame = pl.read_csv(out, infer_schema=False)
@@ -48,8 +50,19 @@ def test_recover_then_review_round_trip(tmp_path: Path) -> None:
     assert not list(out.parent.glob(".*.tmp"))  # atomic write left no temporary file
 
     review = tmp_path / "review.csv"
-    res = runner.invoke(app, ["review", "export", str(out), str(q), str(r), str(review),
-                              "--id-column", "interaction_id"])
+    res = runner.invoke(
+        app,
+        [
+            "review",
+            "export",
+            str(out),
+            str(q),
+            str(r),
+            str(review),
+            "--id-column",
+            "interaction_id",
+        ],
+    )
     assert res.exit_code == 0, res.output
     table = pl.read_csv(review, infer_schema=False)
     n_review = int((frame["status"] == "review").sum())
@@ -61,19 +74,24 @@ def test_recover_then_review_round_trip(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     after = pl.read_parquet(final)
     assert int((after["status"] == "review").sum()) == 0
-    assert int((after["status"] == "rejected").sum()) == int(
-        (frame["status"] == "rejected").sum()) + n_review
+    assert (
+        int((after["status"] == "rejected").sum())
+        == int((frame["status"] == "rejected").sum()) + n_review
+    )
 
 
-def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
-    q, r = _write_inputs(tmp_path)
-    res = runner.invoke(app, ["recover", str(tmp_path / "nope.csv"), str(r),
-                              str(tmp_path / "o.csv")])
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    q, r = inputs
+    res = runner.invoke(
+        app, ["recover", str(tmp_path / "nope.csv"), str(r), str(tmp_path / "o.csv")]
+    )
     assert res.exit_code == 2
     res = runner.invoke(app, ["recover", str(q), str(r), str(tmp_path / "o.json")])
     assert res.exit_code == 2
-    res = runner.invoke(app, ["recover", str(q), str(r), str(tmp_path / "o.csv"),
-                              "--accept", "0.1", "--review", "0.5"])
+    res = runner.invoke(
+        app,
+        ["recover", str(q), str(r), str(tmp_path / "o.csv"), "--accept", "0.1", "--review", "0.5"],
+    )
     assert res.exit_code == 2
     bad = tmp_path / "bad.csv"
     pl.DataFrame({"x": ["1"]}).write_csv(bad)

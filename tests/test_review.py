@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import polars as pl
 import pytest
@@ -15,24 +14,12 @@ import kvklink as kl
 from kvklink.errors import InputError, SchemaError
 from kvklink.linkage._review import apply_review_decisions, build_review_table, read_frame
 
-
-def _data_module() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_recover_data.py"
-    spec = importlib.util.spec_from_file_location("kvklink_recover_data", path)
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-RD = _data_module()
 SPEC = kl.company_spec(query_id="interaction_id")
 
 
 @pytest.fixture(scope="module")
-def result() -> kl.RecoveryResult:
-    register, queries, _ = RD.make_recovery_data(3_000, 400, 40, seed=11)
+def result(make_recovery_data: Any) -> kl.RecoveryResult:
+    register, queries, _ = make_recovery_data(3_000, 400, 40, seed=11)
     # wide review band so the test has rows to review
     return kl.recover_kvk(queries, register, spec=SPEC, thresholds=(0.999, 0.01))
 
@@ -49,12 +36,23 @@ def test_export_is_side_by_side(result: kl.RecoveryResult, tmp_path: Path) -> No
     ).height
     assert n == n_review + n_runner_up > 0
     assert table["candidate"].value_counts().sort("candidate")["count"].to_list() == [
-        n_review, n_runner_up
+        n_review,
+        n_runner_up,
     ]
-    for col in ("query_row", "candidate", "query_interaction_id", "kvk_nummer",
-                "match_probability",
-                "query_company_name", "register_trade_name", "w_name",
-                "query_postcode", "register_postcode", "w_postcode", "decision"):
+    for col in (
+        "query_row",
+        "candidate",
+        "query_interaction_id",
+        "kvk_nummer",
+        "match_probability",
+        "query_company_name",
+        "register_trade_name",
+        "w_name",
+        "query_postcode",
+        "register_postcode",
+        "w_postcode",
+        "decision",
+    ):
         assert col in table.columns
     assert table["decision"].null_count() == n
     # the register side really is the candidate record (best and runner-up)
@@ -92,8 +90,10 @@ def test_import_applies_decisions(result: kl.RecoveryResult, tmp_path: Path) -> 
         return ""
 
     decided = table.with_columns(
-        pl.Series("decision", [decide(q, c) for q, c in
-                               zip(table["query_row"], table["candidate"], strict=True)])
+        pl.Series(
+            "decision",
+            [decide(q, c) for q, c in zip(table["query_row"], table["candidate"], strict=True)],
+        )
     )
     decided.write_csv(path)
     after = kl.import_review(result, path)
@@ -122,53 +122,77 @@ def test_import_applies_decisions(result: kl.RecoveryResult, tmp_path: Path) -> 
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_import_does_not_depend_on_decision_order(seed: int) -> None:
-    frame = pl.DataFrame({
-        "query_row": list(range(6)),
-        "kvk_nummer": ["1", "2", "3", "4", "5", "6"],
-        "status": ["review", "review", "review", "accepted", "review", "rejected"],
-    })
-    dec = pl.DataFrame({"query_row": ["0", "1", "2", "4"],
-                        "decision": ["accept", "reject", None, "a"]})
+    frame = pl.DataFrame(
+        {
+            "query_row": list(range(6)),
+            "kvk_nummer": ["1", "2", "3", "4", "5", "6"],
+            "status": ["review", "review", "review", "accepted", "review", "rejected"],
+        }
+    )
+    dec = pl.DataFrame(
+        {"query_row": ["0", "1", "2", "4"], "decision": ["accept", "reject", None, "a"]}
+    )
     base = apply_review_decisions(frame, dec, target="kvk_nummer")
-    shuffled = apply_review_decisions(frame, dec.sample(fraction=1.0, shuffle=True, seed=seed),
-                                      target="kvk_nummer")
+    shuffled = apply_review_decisions(
+        frame, dec.sample(fraction=1.0, shuffle=True, seed=seed), target="kvk_nummer"
+    )
     assert base.equals(shuffled)
-    assert base["status"].to_list() == ["accepted", "rejected", "review", "accepted",
-                                        "accepted", "rejected"]
+    assert base["status"].to_list() == [
+        "accepted",
+        "rejected",
+        "review",
+        "accepted",
+        "accepted",
+        "rejected",
+    ]
 
 
 def test_two_accepted_candidates_are_refused() -> None:
-    frame = pl.DataFrame({"query_row": [0], "kvk_nummer": ["1"], "status": ["review"],
-                          "runner_up": ["2"], "register_row": [5],
-                          "runner_up_register_row": [7]})
-    both = pl.DataFrame({"query_row": ["0", "0"], "candidate": ["1", "2"],
-                         "decision": ["accept", "accept"]})
+    frame = pl.DataFrame(
+        {
+            "query_row": [0],
+            "kvk_nummer": ["1"],
+            "status": ["review"],
+            "runner_up": ["2"],
+            "register_row": [5],
+            "runner_up_register_row": [7],
+        }
+    )
+    both = pl.DataFrame(
+        {"query_row": ["0", "0"], "candidate": ["1", "2"], "decision": ["accept", "accept"]}
+    )
     with pytest.raises(InputError, match="more than one accepted"):
         apply_review_decisions(frame, both, target="kvk_nummer")
     second = apply_review_decisions(
-        frame, pl.DataFrame({"query_row": ["0"], "candidate": ["2"], "decision": ["yes"]}),
-        target="kvk_nummer")
-    assert second.select("kvk_nummer", "register_row", "status").row(0) == (
-        "2", 7, "accepted"
+        frame,
+        pl.DataFrame({"query_row": ["0"], "candidate": ["2"], "decision": ["yes"]}),
+        target="kvk_nummer",
     )
+    assert second.select("kvk_nummer", "register_row", "status").row(0) == ("2", 7, "accepted")
 
 
 def test_bad_decisions_are_refused() -> None:
-    frame = pl.DataFrame({"query_row": [0, 1], "kvk_nummer": ["1", "2"],
-                          "status": ["review", "accepted"]})
+    frame = pl.DataFrame(
+        {"query_row": [0, 1], "kvk_nummer": ["1", "2"], "status": ["review", "accepted"]}
+    )
     with pytest.raises(InputError, match="unknown decision"):
-        apply_review_decisions(frame, pl.DataFrame({"query_row": ["0"], "decision": ["maybe"]}),
-                               target="kvk_nummer")
+        apply_review_decisions(
+            frame, pl.DataFrame({"query_row": ["0"], "decision": ["maybe"]}), target="kvk_nummer"
+        )
     with pytest.raises(InputError, match="not in the review band"):
-        apply_review_decisions(frame, pl.DataFrame({"query_row": ["1"], "decision": ["reject"]}),
-                               target="kvk_nummer")
+        apply_review_decisions(
+            frame, pl.DataFrame({"query_row": ["1"], "decision": ["reject"]}), target="kvk_nummer"
+        )
     with pytest.raises(InputError, match="more than once"):
         apply_review_decisions(
-            frame, pl.DataFrame({"query_row": ["0", "0"], "decision": ["accept", "reject"]}),
-            target="kvk_nummer")
+            frame,
+            pl.DataFrame({"query_row": ["0", "0"], "decision": ["accept", "reject"]}),
+            target="kvk_nummer",
+        )
     with pytest.raises(InputError, match="no valid 'query_row'"):
-        apply_review_decisions(frame, pl.DataFrame({"query_row": ["x"], "decision": ["accept"]}),
-                               target="kvk_nummer")
+        apply_review_decisions(
+            frame, pl.DataFrame({"query_row": ["x"], "decision": ["accept"]}), target="kvk_nummer"
+        )
     with pytest.raises(SchemaError, match="decision"):
         apply_review_decisions(frame, pl.DataFrame({"query_row": ["0"]}), target="kvk_nummer")
 
