@@ -45,9 +45,10 @@ def test_pair_levels_equal_the_per_pair_reference(
 
 def test_value_dictionary_round_trips() -> None:
     s = pl.Series(["b", None, "a", "b", "c"])
-    vals, codes = value_dictionary(s)
-    got = [None if c < 0 else vals[c] for c in codes]
+    d = value_dictionary(s)
+    got = [None if c < 0 else d.values[int(c)] for c in d.codes]
     assert got == s.to_list()
+    assert len(d.encoded) == d.values.len() == 3
 
 
 def test_levels_have_the_documented_coding() -> None:

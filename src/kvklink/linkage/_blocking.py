@@ -36,11 +36,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from kvklink.errors import ConfigError
 
-__all__ = ["STOP_TOKENS", "BlockingPass", "BlockingStats", "candidate_pairs", "key_fields"]
+__all__ = [
+    "STOP_TOKENS",
+    "BlockIndex",
+    "BlockingPass",
+    "BlockingStats",
+    "block_index",
+    "candidate_pairs",
+    "key_fields",
+]
+
+_HASH_SEED = 0x6B766B
 
 #: Words never used as a blocking token (too common to be selective).
 STOP_TOKENS: frozenset[str] = frozenset(
@@ -156,9 +168,9 @@ def _keyed(
     row: str,
     keys: tuple[str, ...],
     *,
-    rare_against: pl.DataFrame | None = None,
     cache: dict[str, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
+    """``(row, __k0, __k1, ...)``: one row per combination of key values of each input row."""
     cache = {} if cache is None else cache
     out: pl.DataFrame | None = None
     for i, k in enumerate(keys):
@@ -167,26 +179,145 @@ def _keyed(
     assert out is not None  # a pass has at least one key
     # (row, keys) is unique: single-valued keys give one row per input row and at most one
     # key per pass is exploded into words, deduplicated per row
-    rare = [f"__k{i}" for i, k in enumerate(keys) if k.endswith(":rare")]
-    if rare and rare_against is not None:
-        col = rare[0]
-        df = rare_against.select(col).group_by(col).agg(pl.len().alias("__df"))
-        out = (
-            out.join(df, on=col, how="inner")
-            .sort([row, "__df", col])
-            .with_columns(pl.int_range(pl.len()).over(row).alias("__rank"))
-        )
-        # keep the rarest words of each query row (over its other key values too)
-        keep = out.select(row, col, "__rank").filter(pl.col("__rank") < RARE_TOKENS)
-        out = out.join(keep.select(row, col).unique(), on=[row, col], how="semi").drop(
-            "__df", "__rank"
-        )
     return out
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class _PassIndex:
+    """One pass over the reference side: its block keys (hashed), sorted, and their rows."""
+
+    keys: npt.NDArray[np.uint64]  # sorted distinct key hashes of the blocks kept
+    starts: npt.NDArray[np.int64]  # block i holds rows[starts[i]:starts[i + 1]]
+    rows: npt.NDArray[np.uint32]
+    stats: BlockingStats
+    rare_keys: npt.NDArray[np.uint64] | None  # ``field:rare``: word hashes, sorted
+    rare_counts: npt.NDArray[np.int64] | None  # ... and in how many keyed rows each occurs
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class BlockIndex:
+    """The reference side of every blocking pass, built once and probed by many queries.
+
+    Made by :func:`block_index`; :func:`candidate_pairs` accepts it in place of the
+    reference frame (this is what ``prepare_reference`` keeps for repeated recoveries).
+    Block keys are 64-bit hashes of the key values (a hash collision can only add a
+    candidate pair, never lose one; the pair is then compared like any other).
+    """
+
+    passes: tuple[BlockingPass, ...]
+    n_rows: int
+    _index: tuple[_PassIndex, ...]
+
+    def __repr__(self) -> str:
+        return f"BlockIndex(rows={self.n_rows}, passes={[p.name for p in self.passes]})"
+
+
+def _key_hashes(keyed: pl.DataFrame, n_keys: int) -> npt.NDArray[np.uint64]:
+    names = [f"__k{i}" for i in range(n_keys)]
+    return keyed.select(names).hash_rows(seed=_HASH_SEED).to_numpy()
+
+
+def _word_hashes(words: pl.Series) -> npt.NDArray[np.uint64]:
+    return words.hash(seed=_HASH_SEED).to_numpy()
+
+
+def block_index(
+    right: pl.DataFrame, passes: tuple[BlockingPass, ...], *, right_row: str = "r"
+) -> BlockIndex:
+    """Index the reference frame for every pass (rows taken from ``right_row`` if present).
+
+    >>> import polars as pl
+    >>> idx = block_index(pl.DataFrame({"pc": ["1234AB", "1234AB", None]}),
+    ...                   (BlockingPass("pc", ("pc",)),))
+    >>> idx
+    BlockIndex(rows=3, passes=['pc'])
+    """
+    if right_row not in right.columns:
+        right = right.with_row_index(right_row)
+    right = right.with_columns(pl.col(right_row).cast(pl.UInt32))
+    cache: dict[str, pl.DataFrame] = {}
+    out: list[_PassIndex] = []
+    for bp in passes:
+        rk = _keyed(right, right_row, bp.keys, cache=cache)
+        h = _key_hashes(rk, len(bp.keys))
+        rows = rk[right_row].to_numpy()
+        order = pl.Series(h).arg_sort().to_numpy()  # multi-threaded, unlike np.argsort
+        hs, rows = h[order], rows[order]
+        new_block = np.empty(hs.size, dtype=bool)
+        new_block[:1] = True
+        np.not_equal(hs[1:], hs[:-1], out=new_block[1:])
+        first = np.flatnonzero(new_block)
+        sizes = np.diff(np.append(first, hs.size))
+        keep = sizes <= bp.max_block_size
+        row_keep = np.repeat(keep, sizes)
+        kept_sizes = sizes[keep]
+        starts = np.zeros(kept_sizes.size + 1, dtype=np.int64)
+        np.cumsum(kept_sizes, out=starts[1:])
+        rare_keys = rare_counts = None
+        rare = [f"__k{i}" for i, k in enumerate(bp.keys) if k.endswith(":rare")]
+        if rare:
+            words = _word_hashes(rk[rare[0]])
+            rare_keys, rare_counts = np.unique(words, return_counts=True)
+            rare_counts = rare_counts.astype(np.int64)
+        out.append(
+            _PassIndex(
+                keys=hs[first[keep]],
+                starts=starts,
+                rows=np.ascontiguousarray(rows[row_keep], dtype=np.uint32),
+                stats=BlockingStats(
+                    name=bp.name,
+                    pairs=0,
+                    skipped_keys=int((~keep).sum()),
+                    skipped_reference_rows=int(sizes[~keep].sum()),
+                ),
+                rare_keys=rare_keys,
+                rare_counts=rare_counts,
+            )
+        )
+    return BlockIndex(passes=passes, n_rows=right.height, _index=tuple(out))
+
+
+def _rarest(
+    lk: pl.DataFrame, row: str, col: str, index: _PassIndex
+) -> pl.DataFrame:
+    """Keep, per query row, the ``RARE_TOKENS`` words of ``col`` rarest in the reference."""
+    assert index.rare_keys is not None
+    assert index.rare_counts is not None
+    h = _word_hashes(lk[col])
+    pos = np.searchsorted(index.rare_keys, h)
+    pos_c = np.minimum(pos, max(index.rare_keys.size - 1, 0))
+    found = (
+        (pos < index.rare_keys.size) & (index.rare_keys[pos_c] == h)
+        if index.rare_keys.size else np.zeros(h.size, dtype=bool)
+    )
+    counts = np.where(found, index.rare_counts[pos_c] if index.rare_keys.size else 0, 0)
+    ranked = (
+        lk.with_columns(pl.Series("__df", counts))
+        .filter(pl.Series(found))
+        .sort([row, "__df", col])
+        .with_columns(pl.int_range(pl.len()).over(row).alias("__rank"))
+    )
+    keep = ranked.filter(pl.col("__rank") < RARE_TOKENS).select(row, col).unique()
+    return ranked.join(keep, on=[row, col], how="semi").drop("__df", "__rank")
+
+
+def _probe(
+    hq: npt.NDArray[np.uint64], index: _PassIndex
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For every query key: which index block it hits (-1: none) and the block size."""
+    if index.keys.size == 0:
+        return np.full(hq.size, -1, dtype=np.int64), np.zeros(hq.size, dtype=np.int64)
+    pos = np.searchsorted(index.keys, hq)
+    pos_c = np.minimum(pos, index.keys.size - 1)
+    hit = (pos < index.keys.size) & (index.keys[pos_c] == hq)
+    block = np.where(hit, pos_c, -1)
+    sizes = np.where(hit, index.starts[pos_c + 1] - index.starts[pos_c], 0)
+    return block, sizes
 
 
 def candidate_pairs(
     left: pl.DataFrame,
-    right: pl.DataFrame,
+    right: pl.DataFrame | BlockIndex,
     passes: tuple[BlockingPass, ...],
     *,
     left_row: str = "q",
@@ -194,58 +325,71 @@ def candidate_pairs(
 ) -> tuple[pl.DataFrame, tuple[BlockingStats, ...]]:
     """Union of the candidate pairs of every pass, deduplicated.
 
-    ``left`` and ``right`` hold standardised fields; row numbers are taken from the columns
-    ``left_row``/``right_row`` when present, otherwise from the row position. Returns a frame
-    with columns ``left_row``, ``right_row`` (UInt32) and ``passes`` (bitmask of the passes that
-    found the pair), plus per-pass statistics.
+    ``left`` holds standardised fields, ``right`` too or is a :class:`BlockIndex` built
+    with the same passes; row numbers are taken from the columns ``left_row``/``right_row``
+    when present, otherwise from the row position. Returns a frame with columns
+    ``left_row``, ``right_row`` (UInt32) and ``passes`` (bitmask of the passes that found the
+    pair), sorted by (left, right), plus per-pass statistics.
     """
+    if isinstance(right, BlockIndex):
+        if right.passes != passes:
+            msg = (
+                "The block index was built with other blocking passes. Hint: build it with "
+                "the same passes (prepare_reference does this from the spec)."
+            )
+            raise ConfigError(msg)
+        index = right
+    else:
+        index = block_index(right, passes, right_row=right_row)
     if left_row not in left.columns:
         left = left.with_row_index(left_row)
-    if right_row not in right.columns:
-        right = right.with_row_index(right_row)
     left = left.with_columns(pl.col(left_row).cast(pl.UInt32))
-    right = right.with_columns(pl.col(right_row).cast(pl.UInt32))
-    parts: list[pl.DataFrame] = []
-    stats: list[BlockingStats] = []
-    lcache: dict[str, pl.DataFrame] = {}
-    rcache: dict[str, pl.DataFrame] = {}
-    # A pair is one UInt64 (left << 32 | right): deduplicating and sorting one integer column
-    # is much cheaper than two; it sorts like (left, right).
-    pair_key = pl.col(left_row).cast(pl.UInt64) * (1 << 32) + pl.col(right_row).cast(pl.UInt64)
-    for bit, bp in enumerate(passes):
-        names = [f"__k{i}" for i in range(len(bp.keys))]
-        rk = _keyed(right, right_row, bp.keys, cache=rcache)
-        lk = _keyed(left, left_row, bp.keys, rare_against=rk, cache=lcache)
-        too_big = (
-            rk.group_by(names).agg(pl.len().alias("__n")).filter(pl.col("__n") > bp.max_block_size)
-        )
-        if too_big.height:
-            # dropping the too-large keys on the (small) left side removes the same pairs
-            lk = lk.join(too_big.select(names), on=names, how="anti")
-        pairs = lk.join(rk, on=names, how="inner").select(pair_key.alias("__pair")).unique()
-        stats.append(
-            BlockingStats(
-                name=bp.name,
-                pairs=pairs.height,
-                skipped_keys=too_big.height,
-                skipped_reference_rows=int(too_big["__n"].sum()) if too_big.height else 0,
-            )
-        )
-        parts.append(pairs.with_columns(pl.lit(1 << bit, dtype=pl.UInt32).alias("passes")))
-    if not parts:
-        empty = pl.DataFrame(
-            schema={left_row: pl.UInt32, right_row: pl.UInt32, "passes": pl.UInt32}
-        )
-        return empty, tuple(stats)
-    cands = (
-        pl.concat(parts)
-        .group_by("__pair")
-        .agg(pl.col("passes").sum())
-        .sort("__pair")
-        .select(
-            (pl.col("__pair") // (1 << 32)).cast(pl.UInt32).alias(left_row),
-            (pl.col("__pair") % (1 << 32)).cast(pl.UInt32).alias(right_row),
-            "passes",
-        )
+    cache: dict[str, pl.DataFrame] = {}
+    n_bits = max(1, int(len(passes) - 1).bit_length())
+    packed: list[npt.NDArray[np.uint64]] = []
+    for bit, (bp, pidx) in enumerate(zip(passes, index._index, strict=True)):
+        lk = _keyed(left, left_row, bp.keys, cache=cache)
+        rare = [f"__k{i}" for i, k in enumerate(bp.keys) if k.endswith(":rare")]
+        if rare:
+            lk = _rarest(lk, left_row, rare[0], pidx)
+        block, sizes = _probe(_key_hashes(lk, len(bp.keys)), pidx)
+        total = int(sizes.sum())
+        qrows = lk[left_row].to_numpy().astype(np.uint64)
+        # expand every (query key, block) hit into its (query, reference row) pairs
+        q_rep = np.repeat(qrows, sizes)
+        first = np.repeat(pidx.starts[np.maximum(block, 0)] - (np.cumsum(sizes) - sizes), sizes)
+        r_rep = pidx.rows[first + np.arange(total, dtype=np.int64)].astype(np.uint64)
+        pair = (q_rep * np.uint64(max(index.n_rows, 1)) + r_rep) << np.uint64(n_bits)
+        packed.append(pair | np.uint64(bit))
+    stats_pairs = np.zeros(len(passes), dtype=np.int64)
+    allp = np.sort(np.concatenate(packed)) if packed else np.zeros(0, dtype=np.uint64)
+    if allp.size:
+        distinct = np.empty(allp.size, dtype=bool)
+        distinct[0] = True
+        np.not_equal(allp[1:], allp[:-1], out=distinct[1:])
+        allp = allp[distinct]  # one entry per (pair, pass)
+        bits = (allp & np.uint64((1 << n_bits) - 1)).astype(np.int64)
+        stats_pairs = np.bincount(bits, minlength=len(passes))
+        pair = allp >> np.uint64(n_bits)
+        starts_ = np.empty(pair.size, dtype=bool)
+        starts_[0] = True
+        np.not_equal(pair[1:], pair[:-1], out=starts_[1:])
+        first_idx = np.flatnonzero(starts_)
+        mask = np.bitwise_or.reduceat(np.left_shift(1, bits).astype(np.uint32), first_idx)
+        upair = pair[first_idx]
+        width = np.uint64(max(index.n_rows, 1))
+        qcol = (upair // width).astype(np.uint32)
+        rcol = (upair % width).astype(np.uint32)
+    else:
+        qcol = rcol = mask = np.zeros(0, dtype=np.uint32)
+    cands = pl.DataFrame(
+        {left_row: qcol, right_row: rcol, "passes": mask},
+        schema={left_row: pl.UInt32, right_row: pl.UInt32, "passes": pl.UInt32},
     )
-    return cands, tuple(stats)
+    stats = tuple(
+        BlockingStats(name=p.stats.name, pairs=int(stats_pairs[i]),
+                      skipped_keys=p.stats.skipped_keys,
+                      skipped_reference_rows=p.stats.skipped_reference_rows)
+        for i, p in enumerate(index._index)
+    )
+    return cands, stats

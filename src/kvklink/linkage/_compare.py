@@ -33,17 +33,20 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
 
 from kvklink.errors import ConfigError
 from kvklink.linkage._standardise import Cleaner
+from kvklink.linkage._strings import EncodedStrings, encode_strings
+from kvklink.linkage._strings import pair_levels as _pair_levels_kernel
 
 __all__ = [
     "FieldComparison",
     "Similarity",
+    "ValueDictionary",
     "comparison_levels",
     "pair_levels",
     "similarity_scores",
@@ -225,58 +228,47 @@ def comparison_levels(
     return levels
 
 
-def value_dictionary(
-    values: pl.Series,
-) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
-    """Distinct non-null values (as a Python object array) and each row's code (-1 = null).
+@dataclass(frozen=True, eq=False, repr=False)
+class ValueDictionary:
+    """The distinct non-null values of a column, encoded for the similarity kernels.
+
+    ``codes[i]`` is row ``i``'s index into ``values`` (-1 = null); ``encoded`` holds the
+    values' code points (see :mod:`kvklink.linkage._strings`).
+    """
+
+    values: pl.Series
+    codes: npt.NDArray[np.int64]
+    encoded: EncodedStrings
+
+
+def value_dictionary(values: pl.Series) -> ValueDictionary:
+    """Distinct non-null values and each row's code (-1 = null), by Arrow dictionary encoding.
 
     >>> import polars as pl
-    >>> vals, codes = value_dictionary(pl.Series(["b", None, "a", "b"]))
-    >>> vals[codes[[0, 2, 3]]].tolist(), int(codes[1])
-    (['b', 'a', 'b'], -1)
+    >>> d = value_dictionary(pl.Series(["b", None, "a", "b"]))
+    >>> d.values.to_list(), d.codes.tolist()
+    (['b', 'a'], [0, -1, 1, 0])
     """
-    frame = pl.DataFrame({"v": values.cast(pl.Utf8)})
-    uniq = frame.drop_nulls().unique(maintain_order=True).with_row_index("code")
-    codes = (
-        frame.join(uniq, on="v", how="left", maintain_order="left")["code"]
-        .cast(pl.Int64)
-        .fill_null(-1)
-        .to_numpy()
-    )
-    return np.asarray(uniq["v"].to_numpy(), dtype=object), codes
-
-
-def _levels_of_values(
-    a: npt.NDArray[np.object_], b: npt.NDArray[np.object_], comparison: FieldComparison
-) -> npt.NDArray[np.int8]:
-    """Levels of aligned non-null value arrays (no level 0)."""
-    exact = np.asarray(a == b, dtype=bool)
-    out = np.ones(a.size, dtype=np.int8)
-    if comparison.thresholds:
-        todo = np.flatnonzero(~exact)
-        if todo.size:
-            sims = _scores(a[todo], b[todo], comparison.similarity,
-                           cutoff=comparison.thresholds[0])
-            partial = np.ones(todo.size, dtype=np.int8)
-            for k, t in enumerate(comparison.thresholds):
-                partial[sims >= t] = k + 2
-            out[todo] = partial
-    out[exact] = comparison.n_levels - 1
-    return out
+    arr = values.cast(pl.Utf8).rechunk().to_arrow()
+    encoded = pc.dictionary_encode(arr)
+    codes = pl.Series(encoded.indices).cast(pl.Int64).fill_null(-1).to_numpy()
+    distinct = pl.Series(encoded.dictionary).cast(pl.Utf8)
+    return ValueDictionary(values=distinct, codes=np.ascontiguousarray(codes),
+                           encoded=encode_strings(distinct))
 
 
 def pair_levels(
-    left: pl.Series | tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]],
-    right: pl.Series | tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]],
+    left: pl.Series | ValueDictionary,
+    right: pl.Series | ValueDictionary,
     left_index: npt.NDArray[np.integer],
     right_index: npt.NDArray[np.integer],
     comparison: FieldComparison,
 ) -> npt.NDArray[np.int8]:
     """Levels of the pairs ``(left[i], right[j])`` for aligned index arrays.
 
-    ``left``/``right`` are series or precomputed :func:`value_dictionary` results. Each
-    *distinct* pair of values is compared once (cities, postcodes and house numbers repeat a
-    lot across candidate pairs), so the cost follows the number of distinct value pairs.
+    ``left``/``right`` are series or precomputed :func:`value_dictionary` results. The
+    pairs are scored by the numba kernels of :mod:`kvklink.linkage._strings` (rapidfuzz's
+    definitions, no Python object per value or pair).
 
     >>> import numpy as np, polars as pl
     >>> fc = FieldComparison("city", "c", "c", thresholds=(0.9,))
@@ -284,22 +276,11 @@ def pair_levels(
     ...             np.array([0, 0, 1]), np.array([0, 1, 0]), fc).tolist()
     [3, 2, 0]
     """
-    out = np.zeros(len(left_index), dtype=np.int8)
-    if out.size == 0:
-        return out
-    lvals, lcodes = value_dictionary(left) if isinstance(left, pl.Series) else left
-    rvals, rcodes = value_dictionary(right) if isinstance(right, pl.Series) else right
-    lc = lcodes[np.asarray(left_index, dtype=np.int64)]
-    rc = rcodes[np.asarray(right_index, dtype=np.int64)]
-    present = (lc >= 0) & (rc >= 0)
-    if not present.any():
-        return out
-    width = np.int64(max(len(rvals), 1))
-    key = lc[present] * width + rc[present]
-    # hash-based factorisation: O(n), unlike np.unique's sort (the order of ``uniq`` is
-    # irrelevant, each distinct pair gets its level)
-    inverse, uniq = pd.factorize(key)
-    uniq = np.asarray(uniq, dtype=np.int64)
-    levels = _levels_of_values(lvals[uniq // width], rvals[uniq % width], comparison)
-    out[present] = levels[inverse]
-    return out
+    if len(left_index) == 0:
+        return np.zeros(0, dtype=np.int8)
+    ld = value_dictionary(left) if isinstance(left, pl.Series) else left
+    rd = value_dictionary(right) if isinstance(right, pl.Series) else right
+    lc = ld.codes[np.asarray(left_index, dtype=np.int64)]
+    rc = rd.codes[np.asarray(right_index, dtype=np.int64)]
+    return _pair_levels_kernel(ld.encoded, rd.encoded, lc, rc, comparison.similarity,
+                               comparison.thresholds)

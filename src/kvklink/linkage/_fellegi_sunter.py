@@ -154,7 +154,7 @@ def fit_fellegi_sunter(
         Pseudo-count added to every level in each M-step, as a share of the class's
         (expected) pair count.
     """
-    lv = np.ascontiguousarray(levels, dtype=np.int64)
+    lv = np.asarray(levels)
     if lv.ndim != 2 or lv.shape[1] != len(n_levels):
         msg = (
             f"The comparison levels have shape {lv.shape} but {len(n_levels)} fields were "
@@ -169,8 +169,19 @@ def fit_fellegi_sunter(
     mult = np.ones(n_fields, dtype=np.int64)
     for j in range(n_fields - 2, -1, -1):
         mult[j] = mult[j + 1] * radix[j + 1]
-    codes = lv @ mult
-    uniq, counts = np.unique(codes, return_counts=True)
+    # one integer code per pair (column by column: levels stored field-major stay contiguous)
+    codes = np.zeros(lv.shape[0], dtype=np.int64)
+    for j in range(n_fields):
+        codes *= radix[j]
+        codes += lv[:, j]
+    space = int(np.prod(radix))
+    if space <= 4 * lv.shape[0] + 1024:
+        # few possible patterns: count them directly instead of sorting every pair's code
+        tally = np.bincount(codes, minlength=space)
+        uniq = np.flatnonzero(tally).astype(np.int64)
+        counts = tally[uniq]
+    else:
+        uniq, counts = np.unique(codes, return_counts=True)
     pats = (uniq[:, None] // mult[None, :]) % radix[None, :]
     w = counts.astype(np.float64)
 

@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -49,13 +50,26 @@ import polars as pl
 
 from kvklink.errors import ConfigError, InputError, SchemaError
 from kvklink.frames import FrameKind, like_input, require_columns, to_polars
-from kvklink.linkage._blocking import BlockingPass, BlockingStats, candidate_pairs, key_fields
-from kvklink.linkage._compare import FieldComparison, pair_levels, value_dictionary
+from kvklink.linkage._blocking import (
+    BlockIndex,
+    BlockingPass,
+    BlockingStats,
+    block_index,
+    candidate_pairs,
+    key_fields,
+)
+from kvklink.linkage._compare import (
+    FieldComparison,
+    ValueDictionary,
+    pair_levels,
+    value_dictionary,
+)
 from kvklink.linkage._fellegi_sunter import (
     FellegiSunterModel,
     fit_fellegi_sunter,
     level_frequencies,
 )
+from kvklink.linkage._select import best_per_query
 from kvklink.linkage._standardise import (
     _company_base,
     _form_from_base,
@@ -227,6 +241,34 @@ def person_spec(*, target: str = "person_id", query_id: str | None = None) -> Re
 
 
 @dataclass(frozen=True, repr=False, eq=False)
+class _CandidateParts:
+    """What the candidate-pair frame of a result is built from (only when asked for)."""
+
+    scored: pl.DataFrame  # q, r, passes, match_score, w_* (canonical row numbers)
+    query_orig: pl.Series  # canonical query row -> input row
+    target: pl.Series  # canonical reference row -> target value
+    ref_orig: pl.Series  # canonical reference row -> input row
+    target_name: str
+    wcols: tuple[str, ...]
+
+    def frame(self) -> pl.DataFrame:
+        s = self.scored
+        return (
+            s.select(
+                self.query_orig.gather(s["q"]).cast(pl.Int64).alias("query_row"),
+                self.ref_orig.gather(s["r"]).cast(pl.Int64).alias("register_row"),
+                self.target.gather(s["r"]).alias(self.target_name),
+                "match_score",
+                (1.0 / (1.0 + (2.0 ** (-pl.col("match_score").clip(-60.0, 60.0)))))
+                .alias("match_probability"),
+                *self.wcols,
+                "passes",
+            )
+            .sort("query_row", "register_row")
+        )
+
+
+@dataclass(frozen=True, repr=False, eq=False)
 class RecoveryResult:
     """The outcome of :func:`recover_kvk`.
 
@@ -254,7 +296,7 @@ class RecoveryResult:
     """
 
     frame: Any
-    candidates: pl.DataFrame
+    candidate_parts: _CandidateParts = field(compare=False)
     model: FellegiSunterModel | None
     spec: RecoverySpec
     thresholds: tuple[float, float]
@@ -264,6 +306,11 @@ class RecoveryResult:
     kind: FrameKind
     queries: pl.DataFrame = field(compare=False)
     reference: pl.DataFrame = field(compare=False)
+
+    @functools.cached_property
+    def candidates(self) -> pl.DataFrame:
+        """Every scored candidate pair (built on first access; see the class docstring)."""
+        return self.candidate_parts.frame()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -277,7 +324,8 @@ class RecoveryResult:
         return (
             f"RecoveryResult(queries={sum(c.values())}, accepted={c['accepted']}, "
             f"review={c['review']}, rejected={c['rejected']}, "
-            f"candidate_pairs={self.candidates.height}, thresholds={self.thresholds})"
+            f"candidate_pairs={self.candidate_parts.scored.height}, "
+            f"thresholds={self.thresholds})"
         )
 
     def weights_table(self) -> pl.DataFrame:
@@ -299,7 +347,8 @@ class RecoveryResult:
     def with_frame(self, frame: pl.DataFrame) -> RecoveryResult:
         """A copy of this result with another per-query frame (used by clerical review)."""
         return RecoveryResult(
-            frame=like_input(frame, self.kind), candidates=self.candidates, model=self.model,
+            frame=like_input(frame, self.kind), candidate_parts=self.candidate_parts,
+            model=self.model,
             spec=self.spec, thresholds=self.thresholds, min_margin=self.min_margin,
             seed=self.seed, blocking=self.blocking, kind=self.kind, queries=self.queries,
             reference=self.reference,
@@ -416,20 +465,18 @@ def _check_thresholds(thresholds: Sequence[float], min_margin: float) -> tuple[f
     return accept, review
 
 
-_Dictionary = tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]
-
-
 def _levels(
-    left: list[_Dictionary],
-    right: list[_Dictionary],
+    left: list[ValueDictionary],
+    right: list[ValueDictionary],
     qi: npt.NDArray[np.integer],
     ri: npt.NDArray[np.integer],
     spec: RecoverySpec,
 ) -> npt.NDArray[np.int8]:
-    out = np.zeros((len(qi), len(spec.fields)), dtype=np.int8)
+    """Levels (pairs × fields), stored field by field: each column is contiguous."""
+    out = np.empty((len(spec.fields), len(qi)), dtype=np.int8)
     for j, fc in enumerate(spec.fields):
-        out[:, j] = pair_levels(left[j], right[j], qi, ri, fc)
-    return out
+        out[j] = pair_levels(left[j], right[j], qi, ri, fc)
+    return out.T
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -444,7 +491,8 @@ class PreparedReference:
     spec: RecoverySpec
     frame: pl.DataFrame = field(compare=False)
     standardised: pl.DataFrame = field(compare=False)
-    dictionaries: tuple[_Dictionary, ...] = field(compare=False)
+    dictionaries: tuple[ValueDictionary, ...] = field(compare=False)
+    index: BlockIndex = field(compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -489,7 +537,9 @@ def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None)
         pl.col("__target").rank("dense").cast(pl.UInt32).fill_null(rs.height + 1).alias("__tid")
     )
     dictionaries = tuple(value_dictionary(rs[fc.name]) for fc in spec.fields)
-    return PreparedReference(spec=spec, frame=r, standardised=rs, dictionaries=dictionaries)
+    index = block_index(rs.select("r", *names), spec.blocking)
+    return PreparedReference(spec=spec, frame=r, standardised=rs, dictionaries=dictionaries,
+                             index=index)
 
 
 def recover_kvk(
@@ -554,9 +604,11 @@ def recover_kvk(
     require_columns(q, qcols, argument="queries")
     if isinstance(handelsregister, PreparedReference):
         prepared = handelsregister
-        if prepared.spec.fields != spec.fields or prepared.spec.target != spec.target:
+        if (prepared.spec.fields, prepared.spec.blocking, prepared.spec.target) != (
+            spec.fields, spec.blocking, spec.target
+        ):
             msg = (
-                "The prepared reference was made with other field comparisons or target "
+                "The prepared reference was made with other field comparisons, blocking or target "
                 "than 'spec'. Hint: call prepare_reference(frame, spec=spec) with this spec."
             )
             raise ConfigError(msg)
@@ -581,7 +633,7 @@ def recover_kvk(
     nq, nr = qs.height, rs.height
     qs = qs.with_row_index("q")
 
-    cands, stats = candidate_pairs(qs.select("q", *names), rs.select("r", *names), spec.blocking)
+    cands, stats = candidate_pairs(qs.select("q", *names), prepared.index, spec.blocking)
     for st in stats:
         logger.debug("blocking pass %s: %d pairs, %d keys skipped", st.name, st.pairs,
                      st.skipped_keys)
@@ -612,83 +664,76 @@ def recover_kvk(
         lam0 = float(np.clip(min(nq, cands.height) / (2.0 * cands.height), 1e-4, 0.5))
         model = fit_fellegi_sunter(levels, n_levels, u_init=u_init, lambda_init=lam0,
                                    max_iter=spec.max_iter, tol=spec.tol)
-        fw = model.field_weights(levels)
+        fw = [w[levels[:, j]] for j, w in enumerate(model.weights_)]
+        total = np.full(levels.shape[0], model.prior_weight_)
+        for col in fw:
+            total += col
         scored = cands.with_columns(
-            pl.Series("match_score", model.prior_weight_ + fw.sum(axis=1)),
-            *(pl.Series(c, fw[:, j]) for j, c in enumerate(wcols)),
+            pl.Series("match_score", total),
+            *(pl.Series(c, fw[j]) for j, c in enumerate(wcols)),
         )
     else:
         scored = pl.DataFrame(schema=scored_schema)
 
-    # ``r`` is the row position in ``rs``: gather instead of joining.
-    ridx = scored["r"]
-    scored = scored.with_columns(
-        rs["__target"].gather(ridx), rs["__tid"].gather(ridx),
-        rs["__orig"].gather(ridx).alias("__rorig"),
-    )
-    n_cands = scored.group_by("q").agg(pl.len().alias("n_candidates"))
-    competing = scored
-    if validity is not None:
-        valid = _valid_at_date(scored, qs, q, validity, target=target, date_column=date_column)
-        competing = (
-            scored.with_columns(valid)
-            .filter(pl.col("__valid") | ~pl.col("__valid").any().over("q"))
-            .drop("__valid")
-        )
-    # One row per (query, target): its best-scoring reference record (ties: lowest ``r``),
-    # ranked by score with ties broken by target. ``__tid`` orders like the target text (a
-    # dense rank), so one numeric sort and a first-per-(query, target) filter do it.
-    per_target = (
-        competing.sort(["q", "match_score", "__tid", "r"],
-                       descending=[False, True, False, False])
-        .filter(
-            (pl.col("q").cast(pl.UInt64) * (1 << 32) + pl.col("__tid")).is_first_distinct()
-        )
-        .with_columns(pl.int_range(pl.len()).over("q").alias("__rank"))
-    )
-    # Query-level posterior under "at most one true target per query": with p the share of
-    # queries that have a match among their candidates and n their distinct targets,
-    # P(target k) = (p/n)·BF_k / ((1 - p) + (p/n)·Σ_j BF_j), BF = 2^(sum of field weights).
+    # One candidate per query (numba, one pass over the pairs sorted by query): each
+    # target's best record (ties: lowest ``r``), targets ranked by score (ties: the target
+    # text, via its dense rank ``__tid``), and the query-level posterior under "at most one
+    # true target per query" (see :mod:`kvklink.linkage._select`).
+    qcol = scored["q"].to_numpy()
+    rcol = scored["r"].to_numpy()
+    score = scored["match_score"].to_numpy()
+    tid_all = rs["__tid"].to_numpy()
+    starts = np.searchsorted(qcol, np.arange(nq + 1, dtype=qcol.dtype if qcol.size else np.uint32))
+    valid_flags = None
+    if validity is not None and scored.height:
+        with_target = scored.select("q").with_columns(rs["__target"].gather(scored["r"]))
+        valid_flags = _valid_at_date(
+            with_target, qs, q, validity, target=target, date_column=date_column
+        ).to_numpy()
     prior_w = model.prior_weight_ if model is not None else 0.0
     p_any = (
         float(np.clip(model.lambda_ * scored.height / max(nq, 1), 1e-3, 1.0 - 1e-3))
         if model is not None else 0.5
     )
-    # In stages (each window once): one nested expression re-evaluates its windows.
-    lbf = pl.col("match_score") - prior_w
-    log_none = pl.lit(math.log2(1.0 - p_any))
-    term, top = pl.col("__term"), pl.col("__top")
-    per_target = (
-        per_target.with_columns(
-            ((math.log2(p_any) - pl.len().over("q").cast(pl.Float64).log(2.0)) + lbf)
-            .alias("__term")
+    best, second, qprob = best_per_query(
+        starts, tid_all[rcol] if rcol.size else np.zeros(0, dtype=np.uint32), score,
+        rcol, p_any=p_any, prior_weight=prior_w, valid=valid_flags,
+    )
+    has_best = best >= 0
+    has_second = second >= 0
+    bi = np.where(has_best, best, 0)
+    si = np.where(has_second, second, 0)
+    best_r = rcol[bi] if rcol.size else np.zeros(nq, dtype=np.uint32)
+    second_r = rcol[si] if rcol.size else np.zeros(nq, dtype=np.uint32)
+    best_score = np.where(has_best, score[bi] if score.size else 0.0, np.nan)
+    second_score = np.where(has_second, score[si] if score.size else 0.0, np.nan)
+    n_cands = np.diff(starts).astype(np.int64)
+    wvals = {
+        c: np.where(has_best, scored[c].to_numpy()[bi] if score.size else 0.0, np.nan)
+        for c in wcols
+    }
+
+    def _nullable(values: npt.NDArray[Any], present: npt.NDArray[np.bool_], name: str) -> pl.Series:
+        return pl.Series(name, values).set(pl.Series(~present), None) if values.size else (
+            pl.Series(name, values)
         )
-        .with_columns(pl.max_horizontal(term.max().over("q"), log_none).alias("__top"))
-        .with_columns(
-            (top + ((2.0 ** (log_none - top)) + (2.0 ** (term - top)).sum().over("q")).log(2.0))
-            .alias("__den")
-        )
-        .with_columns((2.0 ** (term - pl.col("__den"))).alias("__qprob"))
-        .drop("__term", "__top", "__den")
-    )
-    best = per_target.filter(pl.col("__rank") == 0)
-    second = per_target.filter(pl.col("__rank") == 1).select(
-        "q",
-        pl.col("match_score").alias("__second"),
-        pl.col("__target").alias("__runner_up"),
-        pl.col("__rorig").alias("__runner_up_row"),
-    )
-    out = (
-        qs.select("q", "__orig", *([spec.query_id] if spec.query_id else []))
-        .join(best.drop("__rank"), on="q", how="left")
-        .join(second, on="q", how="left")
-        .join(n_cands, on="q", how="left")
-    )
-    out = out.with_columns(
-        pl.col("__qprob").alias("match_probability"),
-        (pl.col("match_score") - pl.col("__second")).alias("match_margin"),
-        pl.col("n_candidates").fill_null(0).cast(pl.Int64),
-    )
+
+    out = pl.DataFrame({
+        "__orig": qs["__orig"],
+        **({spec.query_id: qs[spec.query_id]} if spec.query_id else {}),
+        "__target": rs["__target"].gather(pl.Series(best_r)).set(pl.Series(~has_best), None),
+        "match_probability": _nullable(qprob, has_best, "match_probability"),
+        "match_score": _nullable(best_score, has_best, "match_score"),
+        "match_margin": _nullable(best_score - second_score, has_best & has_second,
+                                  "match_margin"),
+        "n_candidates": n_cands,
+        "__rorig": rs["__orig"].gather(pl.Series(best_r)).set(pl.Series(~has_best), None),
+        "__runner_up": rs["__target"].gather(pl.Series(second_r)).set(
+            pl.Series(~has_second), None),
+        "__runner_up_row": rs["__orig"].gather(pl.Series(second_r)).set(
+            pl.Series(~has_second), None),
+        **{c: _nullable(v, has_best, c) for c, v in wvals.items()},
+    })
     margin_ok = pl.col("match_margin").is_null() | (pl.col("match_margin") >= min_margin)
     status = (
         pl.when(pl.col("match_score").is_null())
@@ -700,7 +745,9 @@ def recover_kvk(
         .otherwise(pl.lit("rejected"))
     )
     out = out.with_columns(status.alias("status"))
-    frame = out.sort("__orig").select(
+    # back to input order: ``__orig`` is a permutation of 0..nq-1
+    to_input = np.argsort(qs["__orig"].to_numpy(), kind="stable")
+    frame = out[to_input].select(
         pl.col("__orig").cast(pl.Int64).alias("query_row"),
         *([pl.col(spec.query_id)] if spec.query_id else []),
         pl.when(pl.col("status") != "rejected").then(pl.col("__target")).alias(target),
@@ -717,23 +764,13 @@ def recover_kvk(
     )
     if spec.query_id:
         frame = frame.with_columns(q[spec.query_id].alias(spec.query_id))
-    candidates = (
-        scored.with_columns(qs["__orig"].gather(scored["q"]))
-        .select(
-            pl.col("__orig").cast(pl.Int64).alias("query_row"),
-            pl.col("__rorig").cast(pl.Int64).alias("register_row"),
-            pl.col("__target").alias(target),
-            "match_score",
-            (1.0 / (1.0 + (2.0 ** (-pl.col("match_score").clip(-60.0, 60.0)))))
-            .alias("match_probability"),
-            *wcols,
-            "passes",
-        )
-        .sort("query_row", "register_row")
+    parts = _CandidateParts(
+        scored=scored, query_orig=qs["__orig"], target=rs["__target"], ref_orig=rs["__orig"],
+        target_name=target, wcols=tuple(wcols),
     )
     return RecoveryResult(
         frame=like_input(frame, kind),
-        candidates=candidates,
+        candidate_parts=parts,
         model=model,
         spec=spec,
         thresholds=(accept, review),
