@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kvklink.errors import ConfigError
 from kvklink.linkage import BlockingPass
-from kvklink.linkage._blocking import candidate_pairs, key_fields
+from kvklink.linkage._blocking import block_index, candidate_pairs, key_fields
 
 LEFT = pl.DataFrame(
     {
@@ -94,3 +96,104 @@ def test_rare_tokens_keep_only_the_rarest_reference_words() -> None:
     got = {(int(a), int(b)) for a, b in rare.select("q", "r").rows()}
     assert got == {(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (1, 3)}
     assert rare.height < token.height
+
+
+# --- the block index against a brute-force reference ------------------------------------
+
+_WORDS = ["jansen", "bouw", "de", "vries", "advies", "a", "12", "x"]
+
+
+def _key_values(value: str | None, key: str) -> set[str]:
+    """Reference key values of one standardised value (the module docstring's rules)."""
+    if value is None:
+        return set()
+    field, _, transform = key.partition(":")
+    del field
+    if transform == "token":
+        from kvklink.linkage._blocking import STOP_TOKENS
+
+        return {w for w in value.split(" ") if len(w) >= 2 and w not in STOP_TOKENS}
+    if transform == "first":
+        return {value.split(" ")[0]}
+    if transform == "number":
+        digits = ""
+        for ch in value:
+            if not ch.isdigit():
+                break
+            digits += ch
+        return {digits} if digits else set()
+    if transform.startswith("prefix"):
+        return {value[: int(transform.removeprefix("prefix"))]}
+    return {value}
+
+
+def _reference_pairs(
+    left: pl.DataFrame, right: pl.DataFrame, bp: BlockingPass
+) -> set[tuple[int, int]]:
+    def combos(frame: pl.DataFrame, i: int) -> set[tuple[str, ...]]:
+        out: set[tuple[str, ...]] = {()}
+        for k in bp.keys:
+            vals = _key_values(frame[k.partition(":")[0]][i], k)
+            out = {(*c, v) for c in out for v in vals}
+        return out
+
+    rkeys = [combos(right, j) for j in range(right.height)]
+    sizes: dict[tuple[str, ...], int] = {}
+    for ks in rkeys:
+        for k in ks:
+            sizes[k] = sizes.get(k, 0) + 1
+    pairs = set()
+    for i in range(left.height):
+        for k in combos(left, i):
+            if sizes.get(k, 0) > bp.max_block_size:
+                continue
+            pairs |= {(i, j) for j, ks in enumerate(rkeys) if k in ks}
+    return pairs
+
+
+_texts = st.one_of(
+    st.none(),
+    st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3).map(" ".join),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(_texts, _texts), min_size=0, max_size=6),
+    st.lists(st.tuples(_texts, _texts), min_size=1, max_size=10),
+    st.integers(1, 4),
+)
+def test_block_index_equals_brute_force(
+    left_rows: list[tuple[str | None, str | None]],
+    right_rows: list[tuple[str | None, str | None]],
+    cap: int,
+) -> None:
+    schema = {"name": pl.Utf8, "hn": pl.Utf8}
+    left = pl.DataFrame(left_rows, schema=schema, orient="row")
+    right = pl.DataFrame(right_rows, schema=schema, orient="row")
+    passes = (
+        BlockingPass("tok", ("name:token",), max_block_size=cap),
+        BlockingPass("first+num", ("name:first", "hn:number"), max_block_size=cap),
+        BlockingPass("pre", ("hn:prefix1",), max_block_size=cap),
+    )
+    index = block_index(right, passes)
+    cands, stats = candidate_pairs(left, index, passes)
+    fresh, fresh_stats = candidate_pairs(left, right, passes)
+    assert cands.equals(fresh)
+    assert stats == fresh_stats
+    union: set[tuple[int, int]] = set()
+    for bit, bp in enumerate(passes):
+        ref = _reference_pairs(left, right, bp)
+        got = {(int(a), int(b)) for a, b, m in cands.rows() if m & (1 << bit)}
+        assert got == ref, bp.name
+        assert stats[bit].pairs == len(ref)
+        union |= ref
+    assert {(int(a), int(b)) for a, b, _ in cands.rows()} == union
+    # sorted by (query, reference), no duplicates
+    assert cands.select("q", "r").rows() == sorted(set(cands.select("q", "r").rows()))
+
+
+def test_block_index_refuses_other_passes() -> None:
+    index = block_index(RIGHT, (BlockingPass("pc", ("pc",)),))
+    with pytest.raises(ConfigError, match="other blocking passes"):
+        candidate_pairs(LEFT, index, (BlockingPass("tok", ("name:token",)),))
