@@ -1,0 +1,1169 @@
+"""Numba kernels for pairwise string similarities over code-point arrays.
+
+The field comparisons of fuzzy recovery score hundreds of thousands of candidate pairs. This
+module does that without a Python object per value or per pair:
+
+* :func:`encode_strings` turns a polars ``Utf8`` series into :class:`EncodedStrings`: all code
+  points in one flat ``uint32`` array plus ``int64`` offsets (``n + 1``). The UTF-8 bytes are
+  decoded straight from the Arrow buffers of the series in a numba kernel.
+* :func:`pair_similarities` scores the pairs ``(left[left_codes[i]], right[right_codes[i]])``
+  and :func:`pair_levels` turns them into the comparison levels of
+  :mod:`kvklink.linkage._compare`. Both run one ``numba.njit(parallel=True, cache=True)``
+  kernel: ``prange`` over contiguous chunks of pairs, handed to threads one at a time, with
+  the scratch buffers allocated once per chunk.
+
+Similarities (all in [0, 1], equal to rapidfuzz 3.14)
+-----------------------------------------------------
+``jaro``, ``jaro_winkler`` (prefix weight 0.1, boost above 0.7), ``levenshtein`` and ``indel``
+(normalised similarities), ``token_sort`` and ``token_set`` (``fuzz.token_sort_ratio`` and
+``fuzz.token_set_ratio`` divided by 100), ``jaro_winkler_token_set`` (the larger of
+``jaro_winkler`` and ``token_set``), ``house_number`` (1.0 when equal, 0.9 when the parts
+before the first ``-`` are equal, else 0.0) and ``exact`` (1.0 or 0.0).
+
+Strings of at most 64 code points that lie in Latin-1 (every cleaned company name, street and
+city) use bit-parallel algorithms with a 256-entry pattern table: Hyyrö's Levenshtein, the
+bit-parallel LCS for Indel, and a bit-parallel matching step for Jaro. Other strings take the
+textbook dynamic programmes, which give the same numbers.
+
+Tokens
+------
+The token similarities split on whitespace like :meth:`str.split` and rapidfuzz: runs of
+U+0009–U+000D, U+001C–U+001F, U+0020, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F
+and U+3000 separate tokens; U+0085 and U+00A0 separate tokens only in a string that also
+holds a code point above U+00FF (rapidfuzz stores an all-Latin-1 string as bytes and then
+treats only ASCII whitespace as a separator; this module does the same so that the scores
+agree). Tokens are sorted by code point (as Python sorts strings) and joined with one space.
+
+Cost
+----
+The first call in a fresh environment compiles the kernels (several seconds); they are cached
+on disk (``__pycache__`` next to this file, or ``NUMBA_CACHE_DIR``), so later processes only
+load them. The thread count is numba's (``NUMBA_NUM_THREADS`` or
+:func:`numba.set_num_threads`).
+
+Examples
+--------
+>>> import numpy as np, polars as pl
+>>> from kvklink.linkage._strings import encode_strings, pair_similarities, pair_levels
+>>> left = encode_strings(pl.Series(["bakkerij jansen", "de vries"]))
+>>> right = encode_strings(pl.Series(["jansen bakkerij", "de vries bv"]))
+>>> codes = np.array([0, 1])
+>>> pair_similarities(left, right, codes, codes, "token_sort").round(3).tolist()
+[1.0, 0.842]
+>>> pair_levels(left, right, np.array([0, 1, -1]), np.array([0, 1, 0]), "jaro_winkler",
+...             (0.8, 0.92)).tolist()
+[1, 3, 0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kvklink.errors import ConfigError, InputError, SchemaError
+
+__all__ = [
+    "SIMILARITIES",
+    "EncodedStrings",
+    "encode_strings",
+    "pair_levels",
+    "pair_similarities",
+]
+
+#: Names accepted by :func:`pair_similarities` and :func:`pair_levels`.
+SIMILARITIES: tuple[str, ...] = (
+    "jaro_winkler",
+    "jaro",
+    "levenshtein",
+    "indel",
+    "token_sort",
+    "token_set",
+    "jaro_winkler_token_set",
+    "house_number",
+    "exact",
+)
+
+# Kernel codes of the similarities (index in SIMILARITIES).
+_JARO_WINKLER = 0
+_JARO = 1
+_LEVENSHTEIN = 2
+_INDEL = 3
+_TOKEN_SORT = 4
+_TOKEN_SET = 5
+_JW_TOKEN_SET = 6
+_HOUSE_NUMBER = 7
+_EXACT = 8
+_TOKENISED = (_TOKEN_SORT, _TOKEN_SET, _JW_TOKEN_SET)
+
+# numba widens mixed signed/unsigned arithmetic to float64: every bit operation below keeps
+# both operands uint64 explicitly.
+_U = np.uint64
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+#: Longest string (code points) handled by the one-word bit-parallel paths.
+_WORD = 64
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class EncodedStrings:
+    """n strings as one flat uint32 array of unicode code points plus int64 offsets (n + 1).
+
+    String ``i`` is ``codepoints[offsets[i]:offsets[i + 1]]``. The repr shows sizes only.
+
+    >>> import numpy as np
+    >>> enc = EncodedStrings(np.array([104, 105], dtype=np.uint32),
+    ...                      np.array([0, 2, 2], dtype=np.int64))
+    >>> len(enc), enc
+    (2, EncodedStrings(n=2, codepoints=2))
+    """
+
+    codepoints: npt.NDArray[np.uint32]
+    offsets: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.offsets.size) - 1
+
+    def __repr__(self) -> str:
+        return f"EncodedStrings(n={len(self)}, codepoints={int(self.codepoints.size)})"
+
+
+# --------------------------------------------------------------------------------------------
+# UTF-8 decoding
+
+
+@numba.njit(parallel=True, cache=True)
+def _decode_utf8(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    out_offsets: npt.NDArray[np.int64],
+    out: npt.NDArray[np.uint32],
+    n_chunks: int,
+) -> None:
+    """Decode value ``i`` (bytes ``offsets[i]:offsets[i+1]``) to ``out[out_offsets[i]:...]``.
+
+    The bytes come from polars, so they are valid UTF-8 and no validation is done.
+    """
+    n = offsets.size - 1
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        for i in range(c * per_chunk, min(n, (c + 1) * per_chunk)):
+            k = out_offsets[i]
+            j = offsets[i]
+            end = offsets[i + 1]
+            while j < end:
+                b0 = np.uint32(data[j])
+                if b0 < 0x80:
+                    out[k] = b0
+                    j += 1
+                elif b0 < 0xE0:
+                    out[k] = ((b0 & np.uint32(0x1F)) << np.uint32(6)) | (
+                        np.uint32(data[j + 1]) & np.uint32(0x3F)
+                    )
+                    j += 2
+                elif b0 < 0xF0:
+                    out[k] = (
+                        ((b0 & np.uint32(0x0F)) << np.uint32(12))
+                        | ((np.uint32(data[j + 1]) & np.uint32(0x3F)) << np.uint32(6))
+                        | (np.uint32(data[j + 2]) & np.uint32(0x3F))
+                    )
+                    j += 3
+                else:
+                    out[k] = (
+                        ((b0 & np.uint32(0x07)) << np.uint32(18))
+                        | ((np.uint32(data[j + 1]) & np.uint32(0x3F)) << np.uint32(12))
+                        | ((np.uint32(data[j + 2]) & np.uint32(0x3F)) << np.uint32(6))
+                        | (np.uint32(data[j + 3]) & np.uint32(0x3F))
+                    )
+                    j += 4
+                k += 1
+
+
+def _as_large_string(values: pl.Series) -> Any:
+    arr = values.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = pc.cast(arr, pa.large_string())
+    return arr
+
+
+def _n_chunks(n: int) -> int:
+    return max(1, min(n, 16 * numba.get_num_threads()))
+
+
+def encode_strings(values: pl.Series) -> EncodedStrings:
+    """Code points of a ``Utf8`` series without nulls, as :class:`EncodedStrings`.
+
+    The UTF-8 bytes are read from the Arrow buffers of ``values`` and decoded in a numba
+    kernel (no Python per value).
+
+    Raises
+    ------
+    SchemaError
+        ``values`` is not a polars series of dtype ``String``.
+    InputError
+        ``values`` holds nulls.
+
+    >>> import polars as pl
+    >>> enc = encode_strings(pl.Series(["ab", "", "é€"]))
+    >>> enc.codepoints.tolist(), enc.offsets.tolist()
+    ([97, 98, 233, 8364], [0, 2, 2, 4])
+    """
+    if not isinstance(values, pl.Series):
+        msg = (
+            f"The 'values' argument must be a polars Series, not {type(values).__name__}. "
+            "Hint: convert with pl.Series(...)."
+        )
+        raise SchemaError(msg)
+    if values.dtype == pl.Null and values.len() == 0:
+        values = values.cast(pl.String)
+    if values.dtype != pl.String:
+        msg = (
+            f"The 'values' series must have dtype String (Utf8), not {values.dtype}. "
+            "Hint: cast it with .cast(pl.String) first."
+        )
+        raise SchemaError(msg)
+    if values.null_count():
+        msg = (
+            f"The 'values' series holds {values.null_count()} null(s) of {values.len()} rows. "
+            "Hint: encode the distinct non-null values and give nulls the code -1."
+        )
+        raise InputError(msg)
+    n = values.len()
+    if n == 0:
+        return EncodedStrings(np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64))
+    arr = _as_large_string(values)
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8)
+        if data_buf is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    # a code point starts at every byte that is not a continuation byte (10xxxxxx)
+    starts = np.zeros(hi - lo + 1, dtype=np.int64)
+    np.cumsum((data[lo:hi] & 0xC0) != 0x80, out=starts[1:])
+    out_offsets = starts[offsets - lo]
+    out = np.empty(int(out_offsets[-1]), dtype=np.uint32)
+    _decode_utf8(data, offsets, out_offsets, out, _n_chunks(n))
+    return EncodedStrings(out, out_offsets)
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount(x: np.uint64) -> int:
+    x = x - ((x >> _U(1)) & _U(0x5555555555555555))
+    x = (x & _U(0x3333333333333333)) + ((x >> _U(2)) & _U(0x3333333333333333))
+    x = (x + (x >> _U(4))) & _U(0x0F0F0F0F0F0F0F0F)
+    return int((x * _U(0x0101010101010101)) >> _U(56))
+
+
+@numba.njit(cache=True, inline="always")
+def _bit(i: int) -> np.uint64:
+    return _ONE << _U(i)
+
+
+@numba.njit(cache=True)
+def _equal(
+    a: npt.NDArray[np.uint32], a0: int, al: int, b: npt.NDArray[np.uint32], b0: int, bl: int
+) -> bool:
+    if al != bl:
+        return False
+    for i in range(al):  # noqa: SIM110 (an explicit loop compiles to tight code in numba)
+        if a[a0 + i] != b[b0 + i]:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _latin1(a: npt.NDArray[np.uint32], a0: int, al: int) -> bool:
+    for i in range(a0, a0 + al):  # noqa: SIM110 (explicit loop for numba)
+        if a[i] > 255:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _fill_pattern(
+    pm: npt.NDArray[np.uint64], p: npt.NDArray[np.uint32], p0: int, pl: int
+) -> None:
+    for i in range(pl):
+        c = p[p0 + i]
+        pm[c] = pm[c] | _bit(i)
+
+
+@numba.njit(cache=True)
+def _clear_pattern(
+    pm: npt.NDArray[np.uint64], p: npt.NDArray[np.uint32], p0: int, pl: int
+) -> None:
+    for i in range(pl):
+        pm[p[p0 + i]] = _ZERO
+
+
+# --------------------------------------------------------------------------------------------
+# Jaro and Jaro-Winkler
+
+
+@numba.njit(cache=True)
+def _jaro(
+    a: npt.NDArray[np.uint32],
+    a0: int,
+    al: int,
+    b: npt.NDArray[np.uint32],
+    b0: int,
+    bl: int,
+    pm: npt.NDArray[np.uint64],
+    fa: npt.NDArray[np.uint8],
+    fb: npt.NDArray[np.uint8],
+) -> float:
+    """Jaro similarity (rapidfuzz ``Jaro.normalized_similarity``)."""
+    if al == 0 and bl == 0:
+        return 1.0
+    if al == 0 or bl == 0:
+        return 0.0
+    if al == 1 and bl == 1:
+        return 1.0 if a[a0] == b[b0] else 0.0
+    bound = max(al, bl) // 2 - 1
+    # characters of the longer string past (shorter length + bound) are never in a window
+    au = min(al, bl + bound)
+    bu = min(bl, al + bound)
+    # Matching is symmetric: use as pattern ``p`` a side the one-word table can hold.
+    if au <= _WORD and _latin1(a, a0, au):
+        p, p0, pl, t, t0, tl = a, a0, au, b, b0, bu
+        fast = True
+    elif bu <= _WORD and _latin1(b, b0, bu):
+        p, p0, pl, t, t0, tl = b, b0, bu, a, a0, au
+        fast = True
+    else:
+        p, p0, pl, t, t0, tl = a, a0, au, b, b0, bu
+        fast = False
+    common = 0
+    trans = 0
+    if fast:
+        _fill_pattern(pm, p, p0, pl)
+        pflag = _ZERO
+        for j in range(tl):
+            c = t[t0 + j]
+            fb[j] = 0
+            if c > 255:
+                continue
+            lo = max(0, j - bound)
+            hi = min(pl - 1, j + bound)
+            if lo > hi:
+                continue
+            window = ((_U(2) << _U(hi)) - _ONE) ^ ((_ONE << _U(lo)) - _ONE)
+            cand = pm[c] & window & ~pflag
+            if cand != _ZERO:
+                pflag = pflag | (cand & (~cand + _ONE))
+                fb[j] = 1
+                common += 1
+        _clear_pattern(pm, p, p0, pl)
+        if common == 0:
+            return 0.0
+        bits = pflag
+        for j in range(tl):
+            if fb[j]:
+                low = bits & (~bits + _ONE)
+                i = _popcount(low - _ONE)
+                if p[p0 + i] != t[t0 + j]:
+                    trans += 1
+                bits = bits ^ low
+    else:
+        for i in range(pl):
+            fa[i] = 0
+        for j in range(tl):
+            fb[j] = 0
+        for i in range(pl):
+            c = p[p0 + i]
+            for j in range(max(0, i - bound), min(tl - 1, i + bound) + 1):
+                if fb[j] == 0 and t[t0 + j] == c:
+                    fa[i] = 1
+                    fb[j] = 1
+                    common += 1
+                    break
+        if common == 0:
+            return 0.0
+        k = 0
+        for i in range(pl):
+            if fa[i]:
+                while fb[k] == 0:
+                    k += 1
+                if p[p0 + i] != t[t0 + k]:
+                    trans += 1
+                k += 1
+    m = float(common)
+    sim = m / al + m / bl + (m - float(trans // 2)) / m
+    return sim / 3.0
+
+
+@numba.njit(cache=True)
+def _jaro_winkler(
+    a: npt.NDArray[np.uint32],
+    a0: int,
+    al: int,
+    b: npt.NDArray[np.uint32],
+    b0: int,
+    bl: int,
+    pm: npt.NDArray[np.uint64],
+    fa: npt.NDArray[np.uint8],
+    fb: npt.NDArray[np.uint8],
+) -> float:
+    """Jaro-Winkler similarity, prefix weight 0.1 (rapidfuzz ``JaroWinkler``)."""
+    prefix = 0
+    for i in range(min(al, bl, 4)):
+        if a[a0 + i] != b[b0 + i]:
+            break
+        prefix += 1
+    sim = _jaro(a, a0, al, b, b0, bl, pm, fa, fb)
+    if sim > 0.7:
+        sim += float(prefix) * 0.1 * (1.0 - sim)
+        sim = min(sim, 1.0)
+    return sim
+
+
+# --------------------------------------------------------------------------------------------
+# Levenshtein and Indel (LCS)
+
+
+@numba.njit(cache=True)
+def _levenshtein_distance(
+    a: npt.NDArray[np.uint32],
+    a0: int,
+    al: int,
+    b: npt.NDArray[np.uint32],
+    b0: int,
+    bl: int,
+    pm: npt.NDArray[np.uint64],
+    row: npt.NDArray[np.int64],
+) -> int:
+    """Uniform-cost edit distance (Hyyrö's bit-parallel algorithm for short Latin-1 strings)."""
+    if al == 0:
+        return bl
+    if bl == 0:
+        return al
+    if al <= _WORD and _latin1(a, a0, al):
+        p, p0, pl, t, t0, tl = a, a0, al, b, b0, bl
+        fast = True
+    elif bl <= _WORD and _latin1(b, b0, bl):
+        p, p0, pl, t, t0, tl = b, b0, bl, a, a0, al
+        fast = True
+    else:
+        p, p0, pl, t, t0, tl = a, a0, al, b, b0, bl
+        fast = False
+    if fast:
+        _fill_pattern(pm, p, p0, pl)
+        vp = _ALL
+        vn = _ZERO
+        last = _bit(pl - 1)
+        dist = pl
+        for j in range(tl):
+            c = t[t0 + j]
+            x = (pm[c] if c <= 255 else _ZERO) | vn
+            d0 = (((x & vp) + vp) ^ vp) | x
+            hp = vn | ~(d0 | vp)
+            hn = vp & d0
+            if hp & last:
+                dist += 1
+            if hn & last:
+                dist -= 1
+            hp = (hp << _ONE) | _ONE
+            hn = hn << _ONE
+            vp = hn | ~(d0 | hp)
+            vn = hp & d0
+        _clear_pattern(pm, p, p0, pl)
+        return dist
+    for i in range(pl + 1):
+        row[i] = i
+    for j in range(tl):
+        diag = row[0]
+        row[0] = j + 1
+        c = t[t0 + j]
+        for i in range(1, pl + 1):
+            above = row[i]
+            best = diag if p[p0 + i - 1] == c else diag + 1
+            best = min(best, above + 1, row[i - 1] + 1)
+            row[i] = best
+            diag = above
+    return int(row[pl])
+
+
+@numba.njit(cache=True)
+def _lcs_length(
+    a: npt.NDArray[np.uint32],
+    a0: int,
+    al: int,
+    b: npt.NDArray[np.uint32],
+    b0: int,
+    bl: int,
+    pm: npt.NDArray[np.uint64],
+    row: npt.NDArray[np.int64],
+) -> int:
+    """Length of the longest common subsequence (bit-parallel for short Latin-1 strings)."""
+    if al == 0 or bl == 0:
+        return 0
+    if al <= _WORD and _latin1(a, a0, al):
+        p, p0, pl, t, t0, tl = a, a0, al, b, b0, bl
+        fast = True
+    elif bl <= _WORD and _latin1(b, b0, bl):
+        p, p0, pl, t, t0, tl = b, b0, bl, a, a0, al
+        fast = True
+    else:
+        p, p0, pl, t, t0, tl = a, a0, al, b, b0, bl
+        fast = False
+    if fast:
+        _fill_pattern(pm, p, p0, pl)
+        s = _ALL
+        for j in range(tl):
+            c = t[t0 + j]
+            if c <= 255:
+                u = s & pm[c]
+                s = (s + u) | (s - u)
+        _clear_pattern(pm, p, p0, pl)
+        mask = (_U(2) << _U(pl - 1)) - _ONE
+        return _popcount(~s & mask)
+    for i in range(pl + 1):
+        row[i] = 0
+    for j in range(tl):
+        diag = 0
+        c = t[t0 + j]
+        for i in range(1, pl + 1):
+            above = row[i]
+            if p[p0 + i - 1] == c:
+                row[i] = diag + 1
+            elif row[i - 1] > above:
+                row[i] = row[i - 1]
+            diag = above
+    return int(row[pl])
+
+
+@numba.njit(cache=True)
+def _indel_distance(
+    a: npt.NDArray[np.uint32],
+    a0: int,
+    al: int,
+    b: npt.NDArray[np.uint32],
+    b0: int,
+    bl: int,
+    pm: npt.NDArray[np.uint64],
+    row: npt.NDArray[np.int64],
+) -> int:
+    return al + bl - 2 * _lcs_length(a, a0, al, b, b0, bl, pm, row)
+
+
+# --------------------------------------------------------------------------------------------
+# Tokens
+
+
+@numba.njit(cache=True, inline="always")
+def _is_space(c: int, wide: bool) -> bool:
+    if c <= 0x20:
+        return c == 0x20 or 0x09 <= c <= 0x0D or 0x1C <= c <= 0x1F
+    if not wide or c < 0x85:
+        return False
+    return (
+        c == 0x85
+        or c == 0xA0
+        or c == 0x1680
+        or 0x2000 <= c <= 0x200A
+        or c == 0x2028
+        or c == 0x2029
+        or c == 0x202F
+        or c == 0x205F
+        or c == 0x3000
+    )
+
+
+@numba.njit(cache=True)
+def _compare_spans(
+    cp: npt.NDArray[np.uint32], s1: int, l1: int, s2: int, l2: int
+) -> int:
+    """-1, 0 or 1 as the code-point sequences compare (shorter prefix first)."""
+    for i in range(min(l1, l2)):
+        x = cp[s1 + i]
+        y = cp[s2 + i]
+        if x != y:
+            return -1 if x < y else 1
+    if l1 == l2:
+        return 0
+    return -1 if l1 < l2 else 1
+
+
+@numba.njit(parallel=True, cache=True)
+def _count_tokens(
+    cp: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    used: npt.NDArray[np.bool_],
+    counts: npt.NDArray[np.int64],
+    wide: npt.NDArray[np.bool_],
+    n_chunks: int,
+) -> None:
+    n = offsets.size - 1
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        for s in range(c * per_chunk, min(n, (c + 1) * per_chunk)):
+            counts[s] = 0
+            if not used[s]:
+                continue
+            w = False
+            for k in range(offsets[s], offsets[s + 1]):
+                if cp[k] > 255:
+                    w = True
+                    break
+            wide[s] = w
+            inside = False
+            count = 0
+            for k in range(offsets[s], offsets[s + 1]):
+                space = _is_space(cp[k], w)
+                if not space and not inside:
+                    count += 1
+                inside = not space
+            counts[s] = count
+
+
+@numba.njit(parallel=True, cache=True)
+def _fill_tokens(
+    cp: npt.NDArray[np.uint32],
+    offsets: npt.NDArray[np.int64],
+    used: npt.NDArray[np.bool_],
+    wide: npt.NDArray[np.bool_],
+    tok_off: npt.NDArray[np.int64],
+    tok_start: npt.NDArray[np.int64],
+    tok_len: npt.NDArray[np.int64],
+    n_chunks: int,
+) -> None:
+    """Token spans of each used string, sorted by code points (insertion sort: few tokens)."""
+    n = offsets.size - 1
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        for s in range(c * per_chunk, min(n, (c + 1) * per_chunk)):
+            if not used[s]:
+                continue
+            w = wide[s]
+            t = tok_off[s]
+            inside = False
+            for k in range(offsets[s], offsets[s + 1]):
+                space = _is_space(cp[k], w)
+                if not space:
+                    if not inside:
+                        tok_start[t] = k
+                        tok_len[t] = 0
+                        t += 1
+                    tok_len[t - 1] += 1
+                inside = not space
+            lo = tok_off[s]
+            for i in range(lo + 1, tok_off[s + 1]):
+                st = tok_start[i]
+                ln = tok_len[i]
+                j = i - 1
+                while j >= lo and _compare_spans(cp, tok_start[j], tok_len[j], st, ln) > 0:
+                    tok_start[j + 1] = tok_start[j]
+                    tok_len[j + 1] = tok_len[j]
+                    j -= 1
+                tok_start[j + 1] = st
+                tok_len[j + 1] = ln
+
+
+def _tokens(
+    enc: EncodedStrings, codes: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sorted token spans ``(tok_off, tok_start, tok_len)`` of the strings ``codes`` uses."""
+    n = len(enc)
+    used = np.zeros(n, dtype=np.bool_)
+    used[codes[codes >= 0]] = True
+    counts = np.zeros(n, dtype=np.int64)
+    wide = np.zeros(n, dtype=np.bool_)
+    chunks = _n_chunks(n)
+    _count_tokens(enc.codepoints, enc.offsets, used, counts, wide, chunks)
+    tok_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=tok_off[1:])
+    tok_start = np.empty(int(tok_off[-1]), dtype=np.int64)
+    tok_len = np.empty(int(tok_off[-1]), dtype=np.int64)
+    _fill_tokens(enc.codepoints, enc.offsets, used, wide, tok_off, tok_start, tok_len, chunks)
+    return tok_off, tok_start, tok_len
+
+
+@numba.njit(cache=True)
+def _append_token(
+    buf: npt.NDArray[np.uint32], pos: int, cp: npt.NDArray[np.uint32], start: int, length: int
+) -> int:
+    """Write ``cp[start:start+length]`` at ``buf[pos]`` (after a space unless pos == 0)."""
+    if pos > 0:
+        buf[pos] = 32
+        pos += 1
+    for i in range(length):
+        buf[pos + i] = cp[start + i]
+    return pos + length
+
+
+@numba.njit(cache=True)
+def _token_sort(
+    acp: npt.NDArray[np.uint32],
+    a_lo: int,
+    a_hi: int,
+    a_start: npt.NDArray[np.int64],
+    a_len: npt.NDArray[np.int64],
+    bcp: npt.NDArray[np.uint32],
+    b_lo: int,
+    b_hi: int,
+    b_start: npt.NDArray[np.int64],
+    b_len: npt.NDArray[np.int64],
+    buf_a: npt.NDArray[np.uint32],
+    buf_b: npt.NDArray[np.uint32],
+    pm: npt.NDArray[np.uint64],
+    row: npt.NDArray[np.int64],
+) -> float:
+    """``fuzz.token_sort_ratio / 100``: Indel similarity of the sorted, joined tokens."""
+    la = 0
+    for k in range(a_lo, a_hi):
+        la = _append_token(buf_a, la, acp, a_start[k], a_len[k])
+    lb = 0
+    for k in range(b_lo, b_hi):
+        lb = _append_token(buf_b, lb, bcp, b_start[k], b_len[k])
+    total = la + lb
+    if total == 0:
+        return 1.0
+    dist = _indel_distance(buf_a, 0, la, buf_b, 0, lb, pm, row)
+    ratio = (1.0 - dist / total) * 100.0
+    return ratio / 100.0
+
+
+@numba.njit(cache=True, inline="always")
+def _ratio100(dist: int, lensum: int) -> float:
+    if lensum > 0:
+        return 100.0 - 100.0 * dist / lensum
+    return 100.0
+
+
+@numba.njit(cache=True)
+def _token_set(
+    acp: npt.NDArray[np.uint32],
+    a_lo: int,
+    a_hi: int,
+    a_start: npt.NDArray[np.int64],
+    a_len: npt.NDArray[np.int64],
+    bcp: npt.NDArray[np.uint32],
+    b_lo: int,
+    b_hi: int,
+    b_start: npt.NDArray[np.int64],
+    b_len: npt.NDArray[np.int64],
+    buf_a: npt.NDArray[np.uint32],
+    buf_b: npt.NDArray[np.uint32],
+    pm: npt.NDArray[np.uint64],
+    row: npt.NDArray[np.int64],
+) -> float:
+    """``fuzz.token_set_ratio / 100`` from the two sorted token lists (duplicates skipped)."""
+    if a_lo == a_hi or b_lo == b_hi:
+        return 0.0
+    ia = a_lo
+    ib = b_lo
+    ab_len = 0  # joined lengths of the differences and of the intersection
+    ba_len = 0
+    n_sect = 0
+    sect_len = 0
+    while ia < a_hi or ib < b_hi:
+        if ia < a_hi and ib < b_hi:
+            order = _compare_spans2(acp, a_start[ia], a_len[ia], bcp, b_start[ib], b_len[ib])
+        elif ia < a_hi:
+            order = -1
+        else:
+            order = 1
+        if order == 0:
+            sect_len += a_len[ia] + (1 if n_sect else 0)
+            n_sect += 1
+            ia = _next_token(acp, a_start, a_len, ia, a_hi)
+            ib = _next_token(bcp, b_start, b_len, ib, b_hi)
+        elif order < 0:
+            ab_len = _append_token(buf_a, ab_len, acp, a_start[ia], a_len[ia])
+            ia = _next_token(acp, a_start, a_len, ia, a_hi)
+        else:
+            ba_len = _append_token(buf_b, ba_len, bcp, b_start[ib], b_len[ib])
+            ib = _next_token(bcp, b_start, b_len, ib, b_hi)
+    if n_sect and (ab_len == 0 or ba_len == 0):
+        return 1.0
+    sep = 1 if sect_len else 0
+    sect_ab_len = sect_len + sep + ab_len
+    sect_ba_len = sect_len + sep + ba_len
+    dist = _indel_distance(buf_a, 0, ab_len, buf_b, 0, ba_len, pm, row)
+    result = _ratio100(dist, sect_ab_len + sect_ba_len)
+    if sect_len == 0:
+        return result / 100.0
+    sect_ab = _ratio100(sep + ab_len, sect_len + sect_ab_len)
+    sect_ba = _ratio100(sep + ba_len, sect_len + sect_ba_len)
+    return max(result, sect_ab, sect_ba) / 100.0
+
+
+@numba.njit(cache=True)
+def _compare_spans2(
+    acp: npt.NDArray[np.uint32], s1: int, l1: int, bcp: npt.NDArray[np.uint32], s2: int, l2: int
+) -> int:
+    for i in range(min(l1, l2)):
+        x = acp[s1 + i]
+        y = bcp[s2 + i]
+        if x != y:
+            return -1 if x < y else 1
+    if l1 == l2:
+        return 0
+    return -1 if l1 < l2 else 1
+
+
+@numba.njit(cache=True)
+def _next_token(
+    cp: npt.NDArray[np.uint32],
+    start: npt.NDArray[np.int64],
+    length: npt.NDArray[np.int64],
+    k: int,
+    hi: int,
+) -> int:
+    """Index of the next token after ``k`` that differs from it (sorted list: skip repeats)."""
+    j = k + 1
+    while j < hi and _compare_spans(cp, start[k], length[k], start[j], length[j]) == 0:
+        j += 1
+    return j
+
+
+# --------------------------------------------------------------------------------------------
+# House numbers
+
+
+@numba.njit(cache=True)
+def _house_number(
+    a: npt.NDArray[np.uint32], a0: int, al: int, b: npt.NDArray[np.uint32], b0: int, bl: int
+) -> float:
+    if _equal(a, a0, al, b, b0, bl):
+        return 1.0
+    na = al
+    for i in range(al):
+        if a[a0 + i] == 45:  # '-'
+            na = i
+            break
+    nb = bl
+    for i in range(bl):
+        if b[b0 + i] == 45:
+            nb = i
+            break
+    return 0.9 if _equal(a, a0, na, b, b0, nb) else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# The pair kernel
+
+
+@numba.njit(cache=True)
+def _similarity(
+    sim: int,
+    acp: npt.NDArray[np.uint32],
+    a0: int,
+    al: int,
+    bcp: npt.NDArray[np.uint32],
+    b0: int,
+    bl: int,
+    a_lo: int,
+    a_hi: int,
+    a_start: npt.NDArray[np.int64],
+    a_len: npt.NDArray[np.int64],
+    b_lo: int,
+    b_hi: int,
+    b_start: npt.NDArray[np.int64],
+    b_len: npt.NDArray[np.int64],
+    pm: npt.NDArray[np.uint64],
+    fa: npt.NDArray[np.uint8],
+    fb: npt.NDArray[np.uint8],
+    row: npt.NDArray[np.int64],
+    buf_a: npt.NDArray[np.uint32],
+    buf_b: npt.NDArray[np.uint32],
+) -> float:
+    if sim == _JARO_WINKLER:
+        return _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb)
+    if sim == _JARO:
+        return _jaro(acp, a0, al, bcp, b0, bl, pm, fa, fb)
+    if sim == _LEVENSHTEIN:
+        longest = max(al, bl)
+        if longest == 0:
+            return 1.0
+        dist = _levenshtein_distance(acp, a0, al, bcp, b0, bl, pm, row)
+        return 1.0 - dist / longest
+    if sim == _INDEL:
+        total = al + bl
+        if total == 0:
+            return 1.0
+        return 1.0 - _indel_distance(acp, a0, al, bcp, b0, bl, pm, row) / total
+    if sim == _TOKEN_SORT:
+        return _token_sort(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
+                           buf_a, buf_b, pm, row)
+    if sim == _TOKEN_SET:
+        return _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
+                          buf_a, buf_b, pm, row)
+    if sim == _JW_TOKEN_SET:
+        jw = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb)
+        if jw >= 1.0:
+            return jw
+        ts = _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
+                        buf_a, buf_b, pm, row)
+        return max(jw, ts)
+    if sim == _HOUSE_NUMBER:
+        return _house_number(acp, a0, al, bcp, b0, bl)
+    return 1.0 if _equal(acp, a0, al, bcp, b0, bl) else 0.0
+
+
+@numba.njit(cache=True)
+def _pairs_chunk(
+    acp: npt.NDArray[np.uint32],
+    aoff: npt.NDArray[np.int64],
+    bcp: npt.NDArray[np.uint32],
+    boff: npt.NDArray[np.int64],
+    a_tok_off: npt.NDArray[np.int64],
+    a_start: npt.NDArray[np.int64],
+    a_len: npt.NDArray[np.int64],
+    b_tok_off: npt.NDArray[np.int64],
+    b_start: npt.NDArray[np.int64],
+    b_len: npt.NDArray[np.int64],
+    lc: npt.NDArray[np.int64],
+    rc: npt.NDArray[np.int64],
+    sim: int,
+    thresholds: npt.NDArray[np.float64],
+    want_levels: bool,
+    out_sim: npt.NDArray[np.float64],
+    out_lev: npt.NDArray[np.int8],
+    max_len: int,
+    lo: int,
+    hi: int,
+) -> None:
+    """Similarity (or level) of pairs ``lo .. hi - 1``; scratch buffers allocated once here."""
+    tokenised = sim >= _TOKEN_SORT and sim <= _JW_TOKEN_SET  # codes 4, 5, 6
+    top = thresholds.size + 2
+    pm = np.zeros(256, dtype=np.uint64)
+    fa = np.zeros(max_len + 1, dtype=np.uint8)
+    fb = np.zeros(max_len + 1, dtype=np.uint8)
+    row = np.zeros(max_len + 2, dtype=np.int64)
+    buf_a = np.zeros(max_len + 1, dtype=np.uint32)
+    buf_b = np.zeros(max_len + 1, dtype=np.uint32)
+    for i in range(lo, hi):
+        x = lc[i]
+        y = rc[i]
+        if want_levels and (x < 0 or y < 0):
+            out_lev[i] = 0
+            continue
+        a0 = aoff[x]
+        al = aoff[x + 1] - a0
+        b0 = boff[y]
+        bl = boff[y + 1] - b0
+        if want_levels:
+            if _equal(acp, a0, al, bcp, b0, bl):
+                out_lev[i] = top
+                continue
+            if sim == _EXACT:
+                out_lev[i] = 1
+                continue
+        a_lo = 0
+        a_hi = 0
+        b_lo = 0
+        b_hi = 0
+        if tokenised:
+            a_lo = a_tok_off[x]
+            a_hi = a_tok_off[x + 1]
+            b_lo = b_tok_off[y]
+            b_hi = b_tok_off[y + 1]
+        s = _similarity(sim, acp, a0, al, bcp, b0, bl, a_lo, a_hi, a_start, a_len,
+                        b_lo, b_hi, b_start, b_len, pm, fa, fb, row, buf_a, buf_b)
+        if want_levels:
+            level = 1
+            for t in thresholds:
+                if s >= t:
+                    level += 1
+            out_lev[i] = level
+        else:
+            out_sim[i] = s
+
+
+@numba.njit(parallel=True, cache=True)
+def _pairs_kernel(
+    acp: npt.NDArray[np.uint32],
+    aoff: npt.NDArray[np.int64],
+    bcp: npt.NDArray[np.uint32],
+    boff: npt.NDArray[np.int64],
+    a_tok_off: npt.NDArray[np.int64],
+    a_start: npt.NDArray[np.int64],
+    a_len: npt.NDArray[np.int64],
+    b_tok_off: npt.NDArray[np.int64],
+    b_start: npt.NDArray[np.int64],
+    b_len: npt.NDArray[np.int64],
+    lc: npt.NDArray[np.int64],
+    rc: npt.NDArray[np.int64],
+    sim: int,
+    thresholds: npt.NDArray[np.float64],
+    want_levels: bool,
+    out_sim: npt.NDArray[np.float64],
+    out_lev: npt.NDArray[np.int8],
+    max_len: int,
+    n_chunks: int,
+) -> None:
+    """:func:`_pairs_chunk` over ``n_chunks`` contiguous runs of pairs, spread over threads."""
+    n = lc.size
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        _pairs_chunk(acp, aoff, bcp, boff, a_tok_off, a_start, a_len, b_tok_off, b_start,
+                     b_len, lc, rc, sim, thresholds, want_levels, out_sim, out_lev, max_len,
+                     c * per_chunk, min(n, (c + 1) * per_chunk))
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def _check(
+    left: EncodedStrings,
+    right: EncodedStrings,
+    left_codes: npt.NDArray[np.int64],
+    right_codes: npt.NDArray[np.int64],
+    similarity: str,
+    lowest: int,
+) -> tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    if similarity not in SIMILARITIES:
+        msg = (
+            f"The 'similarity' argument is unknown: {similarity!r}. "
+            f"Hint: use one of {', '.join(SIMILARITIES)}."
+        )
+        raise ConfigError(msg)
+    for name, enc in (("left", left), ("right", right)):
+        if not isinstance(enc, EncodedStrings):
+            msg = (
+                f"The '{name}' argument must be EncodedStrings, not {type(enc).__name__}. "
+                "Hint: build it with encode_strings(series)."
+            )
+            raise InputError(msg)
+    lc = np.ascontiguousarray(left_codes, dtype=np.int64).reshape(-1)
+    rc = np.ascontiguousarray(right_codes, dtype=np.int64).reshape(-1)
+    if lc.size != rc.size:
+        msg = (
+            f"The 'left_codes' ({lc.size}) and 'right_codes' ({rc.size}) arguments must have "
+            "the same length. Hint: pass one code per candidate pair on each side."
+        )
+        raise InputError(msg)
+    for name, codes, enc in (("left_codes", lc, left), ("right_codes", rc, right)):
+        if codes.size and (int(codes.min()) < lowest or int(codes.max()) >= len(enc)):
+            allowed = "-1 (null) or " if lowest < 0 else ""
+            msg = (
+                f"The '{name}' argument holds codes outside {allowed}0 .. {len(enc) - 1}. "
+                "Hint: codes index the encoded strings of that side."
+            )
+            raise InputError(msg)
+    return SIMILARITIES.index(similarity), lc, rc
+
+
+def _run(
+    left: EncodedStrings,
+    right: EncodedStrings,
+    lc: npt.NDArray[np.int64],
+    rc: npt.NDArray[np.int64],
+    sim: int,
+    thresholds: npt.NDArray[np.float64],
+    want_levels: bool,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]:
+    n = lc.size
+    out_sim = np.zeros(0 if want_levels else n, dtype=np.float64)
+    out_lev = np.zeros(n if want_levels else 0, dtype=np.int8)
+    if n == 0:
+        return out_sim, out_lev
+    empty = np.zeros(0, dtype=np.int64)
+    if sim in _TOKENISED:
+        a_tok = _tokens(left, lc)
+        b_tok = _tokens(right, rc)
+    else:
+        a_tok = (np.zeros(len(left) + 1, dtype=np.int64), empty, empty)
+        b_tok = (np.zeros(len(right) + 1, dtype=np.int64), empty, empty)
+    max_len = max(
+        int(np.diff(left.offsets).max(initial=0)), int(np.diff(right.offsets).max(initial=0))
+    )
+    # Chunks go to threads one at a time (dynamic scheduling); the setting is per calling
+    # thread and restored afterwards.
+    previous = numba.set_parallel_chunksize(1)
+    try:
+        _pairs_kernel(
+            left.codepoints, left.offsets, right.codepoints, right.offsets,
+            *a_tok, *b_tok, lc, rc, sim, thresholds, want_levels, out_sim, out_lev,
+            max_len, _n_chunks(n),
+        )  # fmt: skip
+    finally:
+        numba.set_parallel_chunksize(previous)
+    return out_sim, out_lev
+
+
+def pair_similarities(
+    left: EncodedStrings,
+    right: EncodedStrings,
+    left_codes: npt.NDArray[np.int64],
+    right_codes: npt.NDArray[np.int64],
+    similarity: str,
+) -> npt.NDArray[np.float64]:
+    """Similarity in [0, 1] of ``(left[left_codes[i]], right[right_codes[i]])`` for every i.
+
+    Parameters
+    ----------
+    left, right
+        Encoded strings (:func:`encode_strings`).
+    left_codes, right_codes
+        Aligned integer arrays of string indices, one per pair, all ``>= 0``.
+    similarity
+        One of :data:`SIMILARITIES` (see the module docstring); the values equal rapidfuzz's.
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``similarity``.
+    InputError
+        Codes of different lengths or out of range.
+
+    >>> import numpy as np, polars as pl
+    >>> enc = encode_strings(pl.Series(["martha", "marhta", "12-a", "12"]))
+    >>> pair_similarities(enc, enc, np.array([0, 2]), np.array([1, 3]),
+    ...                   "jaro_winkler").round(4).tolist()
+    [0.9611, 0.8667]
+    >>> pair_similarities(enc, enc, np.array([2]), np.array([3]), "house_number").tolist()
+    [0.9]
+    """
+    sim, lc, rc = _check(left, right, left_codes, right_codes, similarity, 0)
+    return _run(left, right, lc, rc, sim, np.zeros(0, dtype=np.float64), False)[0]
+
+
+def pair_levels(
+    left: EncodedStrings,
+    right: EncodedStrings,
+    left_codes: npt.NDArray[np.int64],
+    right_codes: npt.NDArray[np.int64],
+    similarity: str,
+    thresholds: tuple[float, ...],
+) -> npt.NDArray[np.int8]:
+    """Comparison level of every pair, coded as in :mod:`kvklink.linkage._compare`.
+
+    ``0`` if either code is ``-1`` (null); ``len(thresholds) + 2`` if the two strings are
+    equal; else ``1 +`` the number of thresholds ``t`` with similarity ``>= t`` (so
+    ``"exact"``, which has no thresholds, gives 1 when the strings differ). The similarity is
+    only computed for pairs of different strings.
+
+    >>> import numpy as np, polars as pl
+    >>> enc = encode_strings(pl.Series(["jansen", "janssen", "pietersen"]))
+    >>> pair_levels(enc, enc, np.array([0, 0, 0, -1]), np.array([0, 1, 2, 0]),
+    ...             "jaro_winkler", (0.8, 0.92)).tolist()
+    [4, 3, 1, 0]
+    """
+    sim, lc, rc = _check(left, right, left_codes, right_codes, similarity, -1)
+    ts = np.asarray(sorted(float(t) for t in thresholds), dtype=np.float64)
+    if similarity == "exact" and ts.size:
+        msg = (
+            f"The 'thresholds' argument must be empty for the 'exact' similarity, got "
+            f"{ts.size} threshold(s). Hint: pass ()."
+        )
+        raise ConfigError(msg)
+    return _run(left, right, lc, rc, sim, ts, True)[1]
