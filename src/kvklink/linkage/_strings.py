@@ -275,7 +275,7 @@ def _bit(i: int) -> np.uint64:
     return _ONE << _U(i)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _equal(
     a: npt.NDArray[np.uint32], a0: int, al: int, b: npt.NDArray[np.uint32], b0: int, bl: int
 ) -> bool:
@@ -287,7 +287,7 @@ def _equal(
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _latin1(a: npt.NDArray[np.uint32], a0: int, al: int) -> bool:
     for i in range(a0, a0 + al):  # noqa: SIM110 (explicit loop for numba)
         if a[i] > 255:
@@ -295,7 +295,7 @@ def _latin1(a: npt.NDArray[np.uint32], a0: int, al: int) -> bool:
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _fill_pattern(
     pm: npt.NDArray[np.uint64], p: npt.NDArray[np.uint32], p0: int, pl: int
 ) -> None:
@@ -304,7 +304,7 @@ def _fill_pattern(
         pm[c] = pm[c] | _bit(i)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _clear_pattern(
     pm: npt.NDArray[np.uint64], p: npt.NDArray[np.uint32], p0: int, pl: int
 ) -> None:
@@ -316,7 +316,7 @@ def _clear_pattern(
 # Jaro and Jaro-Winkler
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _jaro(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -327,6 +327,7 @@ def _jaro(
     pm: npt.NDArray[np.uint64],
     fa: npt.NDArray[np.uint8],
     fb: npt.NDArray[np.uint8],
+    tm: npt.NDArray[np.uint32],
 ) -> float:
     """Jaro similarity (rapidfuzz ``Jaro.normalized_similarity``)."""
     if al == 0 and bl == 0:
@@ -352,34 +353,29 @@ def _jaro(
     common = 0
     trans = 0
     if fast:
+        # Branch-free: every text character takes the lowest free pattern position of the
+        # same character inside its window; the matched characters are kept in order in
+        # ``tm`` and compared with the flagged pattern characters for the transpositions.
         _fill_pattern(pm, p, p0, pl)
         pflag = _ZERO
         for j in range(tl):
             c = t[t0 + j]
-            fb[j] = 0
-            if c > 255:
-                continue
             lo = max(0, j - bound)
-            hi = min(pl - 1, j + bound)
-            if lo > hi:
-                continue
+            hi = min(pl - 1, j + bound)  # >= lo: both strings are trimmed
             window = ((_U(2) << _U(hi)) - _ONE) ^ ((_ONE << _U(lo)) - _ONE)
-            cand = pm[c] & window & ~pflag
-            if cand != _ZERO:
-                pflag = pflag | (cand & (~cand + _ONE))
-                fb[j] = 1
-                common += 1
+            cand = pm[c & 255] & window & ~pflag & (_ZERO - _U(c <= 255))
+            low = cand & (~cand + _ONE)
+            pflag = pflag | low
+            tm[common] = c
+            common += int(low != _ZERO)
         _clear_pattern(pm, p, p0, pl)
         if common == 0:
             return 0.0
-        bits = pflag
-        for j in range(tl):
-            if fb[j]:
-                low = bits & (~bits + _ONE)
-                i = _popcount(low - _ONE)
-                if p[p0 + i] != t[t0 + j]:
-                    trans += 1
-                bits = bits ^ low
+        k = 0
+        for i in range(pl):
+            flagged = int((pflag >> _U(i)) & _ONE)
+            trans += flagged & int(p[p0 + i] != tm[k])
+            k += flagged
     else:
         for i in range(pl):
             fa[i] = 0
@@ -408,7 +404,7 @@ def _jaro(
     return sim / 3.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _jaro_winkler(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -419,6 +415,7 @@ def _jaro_winkler(
     pm: npt.NDArray[np.uint64],
     fa: npt.NDArray[np.uint8],
     fb: npt.NDArray[np.uint8],
+    tm: npt.NDArray[np.uint32],
 ) -> float:
     """Jaro-Winkler similarity, prefix weight 0.1 (rapidfuzz ``JaroWinkler``)."""
     prefix = 0
@@ -426,7 +423,7 @@ def _jaro_winkler(
         if a[a0 + i] != b[b0 + i]:
             break
         prefix += 1
-    sim = _jaro(a, a0, al, b, b0, bl, pm, fa, fb)
+    sim = _jaro(a, a0, al, b, b0, bl, pm, fa, fb, tm)
     if sim > 0.7:
         sim += float(prefix) * 0.1 * (1.0 - sim)
         sim = min(sim, 1.0)
@@ -437,7 +434,7 @@ def _jaro_winkler(
 # Levenshtein and Indel (LCS)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _levenshtein_distance(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -499,7 +496,7 @@ def _levenshtein_distance(
     return int(row[pl])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _lcs_length(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -548,7 +545,7 @@ def _lcs_length(
     return int(row[pl])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _indel_distance(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -585,7 +582,7 @@ def _is_space(c: int, wide: bool) -> bool:
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _compare_spans(
     cp: npt.NDArray[np.uint32], s1: int, l1: int, s2: int, l2: int
 ) -> int:
@@ -694,7 +691,7 @@ def _tokens(
     return tok_off, tok_start, tok_len
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _append_token(
     buf: npt.NDArray[np.uint32], pos: int, cp: npt.NDArray[np.uint32], start: int, length: int
 ) -> int:
@@ -707,7 +704,7 @@ def _append_token(
     return pos + length
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _token_sort(
     acp: npt.NDArray[np.uint32],
     a_lo: int,
@@ -746,7 +743,7 @@ def _ratio100(dist: int, lensum: int) -> float:
     return 100.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _token_set(
     acp: npt.NDArray[np.uint32],
     a_lo: int,
@@ -804,7 +801,7 @@ def _token_set(
     return max(result, sect_ab, sect_ba) / 100.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _compare_spans2(
     acp: npt.NDArray[np.uint32], s1: int, l1: int, bcp: npt.NDArray[np.uint32], s2: int, l2: int
 ) -> int:
@@ -818,7 +815,7 @@ def _compare_spans2(
     return -1 if l1 < l2 else 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _next_token(
     cp: npt.NDArray[np.uint32],
     start: npt.NDArray[np.int64],
@@ -837,7 +834,7 @@ def _next_token(
 # House numbers
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _house_number(
     a: npt.NDArray[np.uint32], a0: int, al: int, b: npt.NDArray[np.uint32], b0: int, bl: int
 ) -> float:
@@ -860,7 +857,7 @@ def _house_number(
 # The pair kernel
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _similarity(
     sim: int,
     acp: npt.NDArray[np.uint32],
@@ -885,9 +882,9 @@ def _similarity(
     buf_b: npt.NDArray[np.uint32],
 ) -> float:
     if sim == _JARO_WINKLER:
-        return _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb)
+        return _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
     if sim == _JARO:
-        return _jaro(acp, a0, al, bcp, b0, bl, pm, fa, fb)
+        return _jaro(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
     if sim == _LEVENSHTEIN:
         longest = max(al, bl)
         if longest == 0:
@@ -906,7 +903,7 @@ def _similarity(
         return _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
                           buf_a, buf_b, pm, row)
     if sim == _JW_TOKEN_SET:
-        jw = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb)
+        jw = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
         if jw >= 1.0:
             return jw
         ts = _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
