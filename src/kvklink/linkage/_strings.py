@@ -57,8 +57,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
@@ -110,6 +111,17 @@ _ZERO = np.uint64(0)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 #: Longest string (code points) handled by the one-word bit-parallel paths.
 _WORD = 64
+#: Options of the per-pair helpers. They never allocate, so they are compiled without numba's
+#: reference counting (``_nrt=False``, a numba compiler flag): the increments and decrements
+#: of every array argument cost more than the bit-parallel kernels themselves. The NumPy error
+#: model drops the zero-division checks (no divisor here can be zero).
+_LEAF: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy"}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _leaf(func: _F) -> _F:
+    """Compile a per-pair helper with the :data:`_LEAF` options (keeps its signature)."""
+    return cast(_F, numba.njit(**_LEAF)(func))
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -275,7 +287,7 @@ def _bit(i: int) -> np.uint64:
     return _ONE << _U(i)
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _equal(
     a: npt.NDArray[np.uint32], a0: int, al: int, b: npt.NDArray[np.uint32], b0: int, bl: int
 ) -> bool:
@@ -287,36 +299,35 @@ def _equal(
     return True
 
 
-@numba.njit(cache=True, _nrt=False)
-def _latin1(a: npt.NDArray[np.uint32], a0: int, al: int) -> bool:
-    for i in range(a0, a0 + al):  # noqa: SIM110 (explicit loop for numba)
-        if a[i] > 255:
-            return False
+@_leaf
+def _fill_pattern(
+    pm: npt.NDArray[np.uint64], p: npt.NDArray[np.uint32], p0: int, pl: int
+) -> bool:
+    """Set bit ``i`` of ``pm[p[i]]``; False (table left clear) if ``p`` is not Latin-1."""
+    seen = np.uint32(0)
+    for i in range(pl):
+        c = p[p0 + i]
+        seen |= c
+        pm[c & 255] |= _bit(i)
+    if seen > 255:
+        _clear_pattern(pm, p, p0, pl)
+        return False
     return True
 
 
-@numba.njit(cache=True, _nrt=False)
-def _fill_pattern(
-    pm: npt.NDArray[np.uint64], p: npt.NDArray[np.uint32], p0: int, pl: int
-) -> None:
-    for i in range(pl):
-        c = p[p0 + i]
-        pm[c] = pm[c] | _bit(i)
-
-
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _clear_pattern(
     pm: npt.NDArray[np.uint64], p: npt.NDArray[np.uint32], p0: int, pl: int
 ) -> None:
     for i in range(pl):
-        pm[p[p0 + i]] = _ZERO
+        pm[p[p0 + i] & 255] = _ZERO
 
 
 # --------------------------------------------------------------------------------------------
 # Jaro and Jaro-Winkler
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _jaro(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -341,10 +352,10 @@ def _jaro(
     au = min(al, bl + bound)
     bu = min(bl, al + bound)
     # Matching is symmetric: use as pattern ``p`` a side the one-word table can hold.
-    if au <= _WORD and _latin1(a, a0, au):
+    if au <= _WORD and _fill_pattern(pm, a, a0, au):
         p, p0, pl, t, t0, tl = a, a0, au, b, b0, bu
         fast = True
-    elif bu <= _WORD and _latin1(b, b0, bu):
+    elif bu <= _WORD and _fill_pattern(pm, b, b0, bu):
         p, p0, pl, t, t0, tl = b, b0, bu, a, a0, au
         fast = True
     else:
@@ -356,7 +367,6 @@ def _jaro(
         # Branch-free: every text character takes the lowest free pattern position of the
         # same character inside its window; the matched characters are kept in order in
         # ``tm`` and compared with the flagged pattern characters for the transpositions.
-        _fill_pattern(pm, p, p0, pl)
         pflag = _ZERO
         for j in range(tl):
             c = t[t0 + j]
@@ -404,7 +414,7 @@ def _jaro(
     return sim / 3.0
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _jaro_winkler(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -434,7 +444,7 @@ def _jaro_winkler(
 # Levenshtein and Indel (LCS)
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _levenshtein_distance(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -450,17 +460,16 @@ def _levenshtein_distance(
         return bl
     if bl == 0:
         return al
-    if al <= _WORD and _latin1(a, a0, al):
+    if al <= _WORD and _fill_pattern(pm, a, a0, al):
         p, p0, pl, t, t0, tl = a, a0, al, b, b0, bl
         fast = True
-    elif bl <= _WORD and _latin1(b, b0, bl):
+    elif bl <= _WORD and _fill_pattern(pm, b, b0, bl):
         p, p0, pl, t, t0, tl = b, b0, bl, a, a0, al
         fast = True
     else:
         p, p0, pl, t, t0, tl = a, a0, al, b, b0, bl
         fast = False
     if fast:
-        _fill_pattern(pm, p, p0, pl)
         vp = _ALL
         vn = _ZERO
         last = _bit(pl - 1)
@@ -496,7 +505,7 @@ def _levenshtein_distance(
     return int(row[pl])
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _lcs_length(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -510,17 +519,16 @@ def _lcs_length(
     """Length of the longest common subsequence (bit-parallel for short Latin-1 strings)."""
     if al == 0 or bl == 0:
         return 0
-    if al <= _WORD and _latin1(a, a0, al):
+    if al <= _WORD and _fill_pattern(pm, a, a0, al):
         p, p0, pl, t, t0, tl = a, a0, al, b, b0, bl
         fast = True
-    elif bl <= _WORD and _latin1(b, b0, bl):
+    elif bl <= _WORD and _fill_pattern(pm, b, b0, bl):
         p, p0, pl, t, t0, tl = b, b0, bl, a, a0, al
         fast = True
     else:
         p, p0, pl, t, t0, tl = a, a0, al, b, b0, bl
         fast = False
     if fast:
-        _fill_pattern(pm, p, p0, pl)
         s = _ALL
         for j in range(tl):
             c = t[t0 + j]
@@ -545,7 +553,7 @@ def _lcs_length(
     return int(row[pl])
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _indel_distance(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -582,7 +590,7 @@ def _is_space(c: int, wide: bool) -> bool:
     )
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _compare_spans(
     cp: npt.NDArray[np.uint32], s1: int, l1: int, s2: int, l2: int
 ) -> int:
@@ -673,9 +681,13 @@ def _fill_tokens(
 
 
 def _tokens(
-    enc: EncodedStrings, codes: npt.NDArray[np.int64]
+    enc: EncodedStrings, codes: npt.NDArray[np.int64], *, dedupe: bool
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Sorted token spans ``(tok_off, tok_start, tok_len)`` of the strings ``codes`` uses."""
+    """Sorted token spans ``(tok_off, tok_start, tok_len)`` of the strings ``codes`` uses.
+
+    With ``dedupe`` a token equal to the one before it in the same string is dropped (the
+    token *sets* of ``token_set``).
+    """
     n = len(enc)
     used = np.zeros(n, dtype=np.bool_)
     used[codes[codes >= 0]] = True
@@ -688,10 +700,36 @@ def _tokens(
     tok_start = np.empty(int(tok_off[-1]), dtype=np.int64)
     tok_len = np.empty(int(tok_off[-1]), dtype=np.int64)
     _fill_tokens(enc.codepoints, enc.offsets, used, wide, tok_off, tok_start, tok_len, chunks)
+    if dedupe and tok_start.size:
+        keep = np.ones(tok_start.size, dtype=np.bool_)
+        _mark_repeats(enc.codepoints, tok_off, tok_start, tok_len, keep, chunks)
+        kept = np.zeros(tok_start.size + 1, dtype=np.int64)
+        np.cumsum(keep, out=kept[1:])
+        return kept[tok_off], tok_start[keep], tok_len[keep]
     return tok_off, tok_start, tok_len
 
 
-@numba.njit(cache=True, _nrt=False)
+@numba.njit(parallel=True, cache=True)
+def _mark_repeats(
+    cp: npt.NDArray[np.uint32],
+    tok_off: npt.NDArray[np.int64],
+    tok_start: npt.NDArray[np.int64],
+    tok_len: npt.NDArray[np.int64],
+    keep: npt.NDArray[np.bool_],
+    n_chunks: int,
+) -> None:
+    """``keep[k] = False`` where token ``k`` equals the token before it in its string."""
+    n = tok_off.size - 1
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        for s in range(c * per_chunk, min(n, (c + 1) * per_chunk)):
+            for k in range(tok_off[s] + 1, tok_off[s + 1]):
+                if _compare_spans(cp, tok_start[k - 1], tok_len[k - 1], tok_start[k],
+                                  tok_len[k]) == 0:
+                    keep[k] = False
+
+
+@_leaf
 def _append_token(
     buf: npt.NDArray[np.uint32], pos: int, cp: npt.NDArray[np.uint32], start: int, length: int
 ) -> int:
@@ -704,7 +742,7 @@ def _append_token(
     return pos + length
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _token_sort(
     acp: npt.NDArray[np.uint32],
     a_lo: int,
@@ -743,7 +781,7 @@ def _ratio100(dist: int, lensum: int) -> float:
     return 100.0
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _token_set(
     acp: npt.NDArray[np.uint32],
     a_lo: int,
@@ -759,8 +797,14 @@ def _token_set(
     buf_b: npt.NDArray[np.uint32],
     pm: npt.NDArray[np.uint64],
     row: npt.NDArray[np.int64],
+    need: float,
 ) -> float:
-    """``fuzz.token_set_ratio / 100`` from the two sorted token lists (duplicates skipped)."""
+    """``fuzz.token_set_ratio / 100`` from the two sorted, deduplicated token lists.
+
+    With ``need > 0`` the result may instead be -1.0 when it is certainly below ``need``
+    (the Indel distance of the two differences is at least their length difference): the
+    comparison levels only need to know that.
+    """
     if a_lo == a_hi or b_lo == b_hi:
         return 0.0
     ia = a_lo
@@ -779,29 +823,34 @@ def _token_set(
         if order == 0:
             sect_len += a_len[ia] + (1 if n_sect else 0)
             n_sect += 1
-            ia = _next_token(acp, a_start, a_len, ia, a_hi)
-            ib = _next_token(bcp, b_start, b_len, ib, b_hi)
+            ia += 1
+            ib += 1
         elif order < 0:
             ab_len = _append_token(buf_a, ab_len, acp, a_start[ia], a_len[ia])
-            ia = _next_token(acp, a_start, a_len, ia, a_hi)
+            ia += 1
         else:
             ba_len = _append_token(buf_b, ba_len, bcp, b_start[ib], b_len[ib])
-            ib = _next_token(bcp, b_start, b_len, ib, b_hi)
+            ib += 1
     if n_sect and (ab_len == 0 or ba_len == 0):
         return 1.0
     sep = 1 if sect_len else 0
     sect_ab_len = sect_len + sep + ab_len
     sect_ba_len = sect_len + sep + ba_len
+    sect_ab = _ratio100(sep + ab_len, sect_len + sect_ab_len) if sect_len else 0.0
+    sect_ba = _ratio100(sep + ba_len, sect_len + sect_ba_len) if sect_len else 0.0
+    if need > 0.0:
+        # the same (monotone) arithmetic with the smallest possible distance
+        bound = _ratio100(abs(ab_len - ba_len), sect_ab_len + sect_ba_len)
+        if max(bound, sect_ab, sect_ba) / 100.0 < need:
+            return -1.0
     dist = _indel_distance(buf_a, 0, ab_len, buf_b, 0, ba_len, pm, row)
     result = _ratio100(dist, sect_ab_len + sect_ba_len)
     if sect_len == 0:
         return result / 100.0
-    sect_ab = _ratio100(sep + ab_len, sect_len + sect_ab_len)
-    sect_ba = _ratio100(sep + ba_len, sect_len + sect_ba_len)
     return max(result, sect_ab, sect_ba) / 100.0
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _compare_spans2(
     acp: npt.NDArray[np.uint32], s1: int, l1: int, bcp: npt.NDArray[np.uint32], s2: int, l2: int
 ) -> int:
@@ -815,26 +864,11 @@ def _compare_spans2(
     return -1 if l1 < l2 else 1
 
 
-@numba.njit(cache=True, _nrt=False)
-def _next_token(
-    cp: npt.NDArray[np.uint32],
-    start: npt.NDArray[np.int64],
-    length: npt.NDArray[np.int64],
-    k: int,
-    hi: int,
-) -> int:
-    """Index of the next token after ``k`` that differs from it (sorted list: skip repeats)."""
-    j = k + 1
-    while j < hi and _compare_spans(cp, start[k], length[k], start[j], length[j]) == 0:
-        j += 1
-    return j
-
-
 # --------------------------------------------------------------------------------------------
 # House numbers
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _house_number(
     a: npt.NDArray[np.uint32], a0: int, al: int, b: npt.NDArray[np.uint32], b0: int, bl: int
 ) -> float:
@@ -857,7 +891,7 @@ def _house_number(
 # The pair kernel
 
 
-@numba.njit(cache=True, _nrt=False)
+@_leaf
 def _similarity(
     sim: int,
     acp: npt.NDArray[np.uint32],
@@ -880,7 +914,12 @@ def _similarity(
     row: npt.NDArray[np.int64],
     buf_a: npt.NDArray[np.uint32],
     buf_b: npt.NDArray[np.uint32],
+    need: float,
 ) -> float:
+    """Similarity code ``sim`` of one pair (token similarities may stop early below ``need``).
+
+    For ``jaro_winkler_token_set`` ``need`` applies to the token-set part.
+    """
     if sim == _JARO_WINKLER:
         return _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
     if sim == _JARO:
@@ -901,13 +940,13 @@ def _similarity(
                            buf_a, buf_b, pm, row)
     if sim == _TOKEN_SET:
         return _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
-                          buf_a, buf_b, pm, row)
+                          buf_a, buf_b, pm, row, need)
     if sim == _JW_TOKEN_SET:
         jw = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
         if jw >= 1.0:
             return jw
         ts = _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
-                        buf_a, buf_b, pm, row)
+                        buf_a, buf_b, pm, row, need)
         return max(jw, ts)
     if sim == _HOUSE_NUMBER:
         return _house_number(acp, a0, al, bcp, b0, bl)
@@ -972,16 +1011,35 @@ def _pairs_chunk(
             a_hi = a_tok_off[x + 1]
             b_lo = b_tok_off[y]
             b_hi = b_tok_off[y + 1]
-        s = _similarity(sim, acp, a0, al, bcp, b0, bl, a_lo, a_hi, a_start, a_len,
-                        b_lo, b_hi, b_start, b_len, pm, fa, fb, row, buf_a, buf_b)
-        if want_levels:
-            level = 1
+        if not want_levels:
+            out_sim[i] = _similarity(sim, acp, a0, al, bcp, b0, bl, a_lo, a_hi, a_start,
+                                     a_len, b_lo, b_hi, b_start, b_len, pm, fa, fb, row,
+                                     buf_a, buf_b, 0.0)
+            continue
+        # Levels only need to know which thresholds (ascending) the similarity reaches: the
+        # token-set part is skipped, or stopped early, when it cannot change the level.
+        if top == 2:
+            out_lev[i] = 1
+            continue
+        if sim == _JW_TOKEN_SET:
+            s = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
+            reached = 0
             for t in thresholds:
                 if s >= t:
-                    level += 1
-            out_lev[i] = level
+                    reached += 1
+            if reached < thresholds.size:
+                ts = _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start,
+                                b_len, buf_a, buf_b, pm, row, thresholds[reached])
+                s = max(s, ts)
         else:
-            out_sim[i] = s
+            s = _similarity(sim, acp, a0, al, bcp, b0, bl, a_lo, a_hi, a_start, a_len,
+                            b_lo, b_hi, b_start, b_len, pm, fa, fb, row, buf_a, buf_b,
+                            thresholds[0])
+        level = 1
+        for t in thresholds:
+            if s >= t:
+                level += 1
+        out_lev[i] = level
 
 
 @numba.njit(parallel=True, cache=True)
@@ -1075,8 +1133,8 @@ def _run(
         return out_sim, out_lev
     empty = np.zeros(0, dtype=np.int64)
     if sim in _TOKENISED:
-        a_tok = _tokens(left, lc)
-        b_tok = _tokens(right, rc)
+        a_tok = _tokens(left, lc, dedupe=sim != _TOKEN_SORT)
+        b_tok = _tokens(right, rc, dedupe=sim != _TOKEN_SORT)
     else:
         a_tok = (np.zeros(len(left) + 1, dtype=np.int64), empty, empty)
         b_tok = (np.zeros(len(right) + 1, dtype=np.int64), empty, empty)
