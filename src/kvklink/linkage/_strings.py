@@ -67,6 +67,10 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba.core import cgutils as _cgutils
+from numba.core import types
+from numba.extending import intrinsic
 
 from kvklink.errors import ConfigError, InputError, SchemaError
 
@@ -145,6 +149,36 @@ class EncodedStrings:
 
     def __repr__(self) -> str:
         return f"EncodedStrings(n={len(self)}, codepoints={int(self.codepoints.size)})"
+
+
+def _prefetch_codegen(typingctx: Any, arr: Any, idx: Any) -> Any:
+    """``_prefetch(arr, i)``: hint the CPU to load ``arr[i]`` into the cache (no effect else).
+
+    Candidate pairs point at strings all over the code-point array; fetching the strings of
+    a pair a few pairs ahead hides most of the memory latency.
+    """
+    sig = types.void(arr, idx)
+    cgutils: Any = _cgutils  # untyped numba internals
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, signature.args[0], ary, [args[1]], wraparound=False
+        )
+        i8p = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # read access, high temporal locality, data cache
+        builder.call(fn, [i8p, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_prefetch: Any = intrinsic(_prefetch_codegen)
+#: How many pairs ahead the strings (and, twice as far ahead, their offsets) are prefetched.
+_AHEAD = 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -986,6 +1020,22 @@ def _pairs_chunk(
     buf_a = np.zeros(max_len + 1, dtype=np.uint32)
     buf_b = np.zeros(max_len + 1, dtype=np.uint32)
     for i in range(lo, hi):
+        if i + 2 * _AHEAD < hi:
+            _prefetch(aoff, max(lc[i + 2 * _AHEAD], 0))
+            _prefetch(boff, max(rc[i + 2 * _AHEAD], 0))
+            if tokenised:
+                _prefetch(a_tok_off, max(lc[i + 2 * _AHEAD], 0))
+                _prefetch(b_tok_off, max(rc[i + 2 * _AHEAD], 0))
+        if i + _AHEAD < hi:
+            xa = max(lc[i + _AHEAD], 0)
+            ya = max(rc[i + _AHEAD], 0)
+            _prefetch(acp, aoff[xa])
+            _prefetch(bcp, boff[ya])
+            if tokenised:
+                _prefetch(a_start, a_tok_off[xa])
+                _prefetch(b_start, b_tok_off[ya])
+                _prefetch(a_len, a_tok_off[xa])
+                _prefetch(b_len, b_tok_off[ya])
         x = lc[i]
         y = rc[i]
         if want_levels and (x < 0 or y < 0):
