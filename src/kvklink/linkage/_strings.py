@@ -640,127 +640,88 @@ def _compare_spans(
 
 
 @numba.njit(parallel=True, cache=True)
-def _count_tokens(
+def _sort_tokens(
     cp: npt.NDArray[np.uint32],
     offsets: npt.NDArray[np.int64],
     used: npt.NDArray[np.bool_],
-    counts: npt.NDArray[np.int64],
-    wide: npt.NDArray[np.bool_],
+    dedupe: bool,
+    out: npt.NDArray[np.uint32],
+    out_len: npt.NDArray[np.int64],
+    max_len: int,
     n_chunks: int,
 ) -> None:
+    """Write the tokens of every used string, sorted, joined by one space, to ``out``.
+
+    String ``s`` goes to ``out[offsets[s]:offsets[s] + out_len[s]]`` (never longer than the
+    string itself). With ``dedupe`` a token equal to the one before it is dropped.
+    """
     n = offsets.size - 1
     per_chunk = (n + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
+        starts = np.empty(max_len // 2 + 1, dtype=np.int64)
+        lens = np.empty(max_len // 2 + 1, dtype=np.int64)
         for s in range(c * per_chunk, min(n, (c + 1) * per_chunk)):
-            counts[s] = 0
             if not used[s]:
                 continue
-            w = False
-            for k in range(offsets[s], offsets[s + 1]):
+            o0 = offsets[s]
+            o1 = offsets[s + 1]
+            wide = False
+            for k in range(o0, o1):
                 if cp[k] > 255:
-                    w = True
+                    wide = True
                     break
-            wide[s] = w
+            nt = 0
             inside = False
-            count = 0
-            for k in range(offsets[s], offsets[s + 1]):
-                space = _is_space(cp[k], w)
-                if not space and not inside:
-                    count += 1
-                inside = not space
-            counts[s] = count
-
-
-@numba.njit(parallel=True, cache=True)
-def _fill_tokens(
-    cp: npt.NDArray[np.uint32],
-    offsets: npt.NDArray[np.int64],
-    used: npt.NDArray[np.bool_],
-    wide: npt.NDArray[np.bool_],
-    tok_off: npt.NDArray[np.int64],
-    tok_start: npt.NDArray[np.int64],
-    tok_len: npt.NDArray[np.int64],
-    n_chunks: int,
-) -> None:
-    """Token spans of each used string, sorted by code points (insertion sort: few tokens)."""
-    n = offsets.size - 1
-    per_chunk = (n + n_chunks - 1) // n_chunks
-    for c in numba.prange(n_chunks):
-        for s in range(c * per_chunk, min(n, (c + 1) * per_chunk)):
-            if not used[s]:
-                continue
-            w = wide[s]
-            t = tok_off[s]
-            inside = False
-            for k in range(offsets[s], offsets[s + 1]):
-                space = _is_space(cp[k], w)
+            for k in range(o0, o1):
+                space = _is_space(cp[k], wide)
                 if not space:
                     if not inside:
-                        tok_start[t] = k
-                        tok_len[t] = 0
-                        t += 1
-                    tok_len[t - 1] += 1
+                        starts[nt] = k
+                        lens[nt] = 0
+                        nt += 1
+                    lens[nt - 1] += 1
                 inside = not space
-            lo = tok_off[s]
-            for i in range(lo + 1, tok_off[s + 1]):
-                st = tok_start[i]
-                ln = tok_len[i]
+            for i in range(1, nt):  # insertion sort: a name has few tokens
+                st = starts[i]
+                ln = lens[i]
                 j = i - 1
-                while j >= lo and _compare_spans(cp, tok_start[j], tok_len[j], st, ln) > 0:
-                    tok_start[j + 1] = tok_start[j]
-                    tok_len[j + 1] = tok_len[j]
+                while j >= 0 and _compare_spans(cp, starts[j], lens[j], st, ln) > 0:
+                    starts[j + 1] = starts[j]
+                    lens[j + 1] = lens[j]
                     j -= 1
-                tok_start[j + 1] = st
-                tok_len[j + 1] = ln
+                starts[j + 1] = st
+                lens[j + 1] = ln
+            pos = o0
+            for t in range(nt):
+                if dedupe and t > 0 and _compare_spans(
+                    cp, starts[t - 1], lens[t - 1], starts[t], lens[t]
+                ) == 0:
+                    continue
+                if pos > o0:
+                    out[pos] = 32
+                    pos += 1
+                for q in range(lens[t]):
+                    out[pos + q] = cp[starts[t] + q]
+                pos += lens[t]
+            out_len[s] = pos - o0
 
 
 def _tokens(
     enc: EncodedStrings, codes: npt.NDArray[np.int64], *, dedupe: bool
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Sorted token spans ``(tok_off, tok_start, tok_len)`` of the strings ``codes`` uses.
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """Sorted (with ``dedupe``: distinct) tokens joined by spaces, for the strings ``codes`` uses.
 
-    With ``dedupe`` a token equal to the one before it in the same string is dropped (the
-    token *sets* of ``token_set``).
+    Returns the joined text (same offsets as ``enc``) and its length per string. The joined
+    text of a string without tokens is empty.
     """
     n = len(enc)
     used = np.zeros(n, dtype=np.bool_)
     used[codes[codes >= 0]] = True
-    counts = np.zeros(n, dtype=np.int64)
-    wide = np.zeros(n, dtype=np.bool_)
-    chunks = _n_chunks(n)
-    _count_tokens(enc.codepoints, enc.offsets, used, counts, wide, chunks)
-    tok_off = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=tok_off[1:])
-    tok_start = np.empty(int(tok_off[-1]), dtype=np.int64)
-    tok_len = np.empty(int(tok_off[-1]), dtype=np.int64)
-    _fill_tokens(enc.codepoints, enc.offsets, used, wide, tok_off, tok_start, tok_len, chunks)
-    if dedupe and tok_start.size:
-        keep = np.ones(tok_start.size, dtype=np.bool_)
-        _mark_repeats(enc.codepoints, tok_off, tok_start, tok_len, keep, chunks)
-        kept = np.zeros(tok_start.size + 1, dtype=np.int64)
-        np.cumsum(keep, out=kept[1:])
-        return kept[tok_off], tok_start[keep], tok_len[keep]
-    return tok_off, tok_start, tok_len
-
-
-@numba.njit(parallel=True, cache=True)
-def _mark_repeats(
-    cp: npt.NDArray[np.uint32],
-    tok_off: npt.NDArray[np.int64],
-    tok_start: npt.NDArray[np.int64],
-    tok_len: npt.NDArray[np.int64],
-    keep: npt.NDArray[np.bool_],
-    n_chunks: int,
-) -> None:
-    """``keep[k] = False`` where token ``k`` equals the token before it in its string."""
-    n = tok_off.size - 1
-    per_chunk = (n + n_chunks - 1) // n_chunks
-    for c in numba.prange(n_chunks):
-        for s in range(c * per_chunk, min(n, (c + 1) * per_chunk)):
-            for k in range(tok_off[s] + 1, tok_off[s + 1]):
-                if _compare_spans(cp, tok_start[k - 1], tok_len[k - 1], tok_start[k],
-                                  tok_len[k]) == 0:
-                    keep[k] = False
+    out = np.empty(enc.codepoints.size, dtype=np.uint32)
+    out_len = np.zeros(n, dtype=np.int64)
+    max_len = int(np.diff(enc.offsets).max(initial=0))
+    _sort_tokens(enc.codepoints, enc.offsets, used, dedupe, out, out_len, max_len, _n_chunks(n))
+    return out, out_len
 
 
 @_leaf
@@ -777,33 +738,29 @@ def _append_token(
 
 
 @_leaf
+def _token_end(a: npt.NDArray[np.uint32], i: int, end: int) -> int:
+    """End of the token starting at ``a[i]`` in joined text (tokens hold no U+0020)."""
+    while i < end and a[i] != 32:
+        i += 1
+    return i
+
+
+@_leaf
 def _token_sort(
-    acp: npt.NDArray[np.uint32],
-    a_lo: int,
-    a_hi: int,
-    a_start: npt.NDArray[np.int64],
-    a_len: npt.NDArray[np.int64],
-    bcp: npt.NDArray[np.uint32],
-    b_lo: int,
-    b_hi: int,
-    b_start: npt.NDArray[np.int64],
-    b_len: npt.NDArray[np.int64],
-    buf_a: npt.NDArray[np.uint32],
-    buf_b: npt.NDArray[np.uint32],
+    ta: npt.NDArray[np.uint32],
+    a0: int,
+    la: int,
+    tb: npt.NDArray[np.uint32],
+    b0: int,
+    lb: int,
     pm: npt.NDArray[np.uint64],
     row: npt.NDArray[np.int64],
 ) -> float:
     """``fuzz.token_sort_ratio / 100``: Indel similarity of the sorted, joined tokens."""
-    la = 0
-    for k in range(a_lo, a_hi):
-        la = _append_token(buf_a, la, acp, a_start[k], a_len[k])
-    lb = 0
-    for k in range(b_lo, b_hi):
-        lb = _append_token(buf_b, lb, bcp, b_start[k], b_len[k])
     total = la + lb
     if total == 0:
         return 1.0
-    dist = _indel_distance(buf_a, 0, la, buf_b, 0, lb, pm, row)
+    dist = _indel_distance(ta, a0, la, tb, b0, lb, pm, row)
     ratio = (1.0 - dist / total) * 100.0
     return ratio / 100.0
 
@@ -816,55 +773,90 @@ def _ratio100(dist: int, lensum: int) -> float:
 
 
 @_leaf
+def _merge_tokens(
+    ta: npt.NDArray[np.uint32],
+    a0: int,
+    la: int,
+    tb: npt.NDArray[np.uint32],
+    b0: int,
+    lb: int,
+    buf_a: npt.NDArray[np.uint32],
+    buf_b: npt.NDArray[np.uint32],
+    copy: bool,
+) -> tuple[int, int, int, int]:
+    """Walk two sorted, distinct token lists (joined text) like a merge.
+
+    Returns the joined lengths of the two differences, the number of common tokens and the
+    joined length of the intersection; with ``copy`` the differences are written (joined)
+    to ``buf_a`` and ``buf_b``.
+    """
+    a_end = a0 + la
+    b_end = b0 + lb
+    ia = a0
+    ib = b0
+    ea = -1  # end of the current token (-1: not yet found)
+    eb = -1
+    ab_len = 0
+    ba_len = 0
+    n_sect = 0
+    sect_len = 0
+    while ia < a_end or ib < b_end:
+        if ia < a_end and ea < 0:
+            ea = _token_end(ta, ia, a_end)
+        if ib < b_end and eb < 0:
+            eb = _token_end(tb, ib, b_end)
+        if ia < a_end and ib < b_end:
+            order = _compare_spans2(ta, ia, ea - ia, tb, ib, eb - ib)
+        elif ia < a_end:
+            order = -1
+        else:
+            order = 1
+        if order == 0:
+            sect_len += ea - ia + (1 if n_sect else 0)
+            n_sect += 1
+            ia = ea + 1
+            ib = eb + 1
+            ea = -1
+            eb = -1
+        elif order < 0:
+            if copy:
+                _append_token(buf_a, ab_len, ta, ia, ea - ia)
+            ab_len += ea - ia + (1 if ab_len else 0)
+            ia = ea + 1
+            ea = -1
+        else:
+            if copy:
+                _append_token(buf_b, ba_len, tb, ib, eb - ib)
+            ba_len += eb - ib + (1 if ba_len else 0)
+            ib = eb + 1
+            eb = -1
+    return ab_len, ba_len, n_sect, sect_len
+
+
+@_leaf
 def _token_set(
-    acp: npt.NDArray[np.uint32],
-    a_lo: int,
-    a_hi: int,
-    a_start: npt.NDArray[np.int64],
-    a_len: npt.NDArray[np.int64],
-    bcp: npt.NDArray[np.uint32],
-    b_lo: int,
-    b_hi: int,
-    b_start: npt.NDArray[np.int64],
-    b_len: npt.NDArray[np.int64],
+    ta: npt.NDArray[np.uint32],
+    a0: int,
+    la: int,
+    tb: npt.NDArray[np.uint32],
+    b0: int,
+    lb: int,
     buf_a: npt.NDArray[np.uint32],
     buf_b: npt.NDArray[np.uint32],
     pm: npt.NDArray[np.uint64],
     row: npt.NDArray[np.int64],
     need: float,
 ) -> float:
-    """``fuzz.token_set_ratio / 100`` from the two sorted, deduplicated token lists.
+    """``fuzz.token_set_ratio / 100`` from two sorted, distinct token lists (joined text).
 
     With ``need > 0`` the result may instead be -1.0 when it is certainly below ``need``
     (the Indel distance of the two differences is at least their length difference): the
     comparison levels only need to know that.
     """
-    if a_lo == a_hi or b_lo == b_hi:
+    if la == 0 or lb == 0:
         return 0.0
-    ia = a_lo
-    ib = b_lo
-    ab_len = 0  # joined lengths of the differences and of the intersection
-    ba_len = 0
-    n_sect = 0
-    sect_len = 0
-    while ia < a_hi or ib < b_hi:
-        if ia < a_hi and ib < b_hi:
-            order = _compare_spans2(acp, a_start[ia], a_len[ia], bcp, b_start[ib], b_len[ib])
-        elif ia < a_hi:
-            order = -1
-        else:
-            order = 1
-        if order == 0:
-            sect_len += a_len[ia] + (1 if n_sect else 0)
-            n_sect += 1
-            ia += 1
-            ib += 1
-        elif order < 0:
-            ab_len = _append_token(buf_a, ab_len, acp, a_start[ia], a_len[ia])
-            ia += 1
-        else:
-            ba_len = _append_token(buf_b, ba_len, bcp, b_start[ib], b_len[ib])
-            ib += 1
+    ab_len, ba_len, n_sect, sect_len = _merge_tokens(ta, a0, la, tb, b0, lb, buf_a, buf_b,
+                                                     False)
     if n_sect and (ab_len == 0 or ba_len == 0):
         return 1.0
     sep = 1 if sect_len else 0
@@ -877,7 +869,11 @@ def _token_set(
         bound = _ratio100(abs(ab_len - ba_len), sect_ab_len + sect_ba_len)
         if max(bound, sect_ab, sect_ba) / 100.0 < need:
             return -1.0
-    dist = _indel_distance(buf_a, 0, ab_len, buf_b, 0, ba_len, pm, row)
+    if n_sect == 0:  # the differences are the whole token lists
+        dist = _indel_distance(ta, a0, la, tb, b0, lb, pm, row)
+    else:
+        _merge_tokens(ta, a0, la, tb, b0, lb, buf_a, buf_b, True)
+        dist = _indel_distance(buf_a, 0, ab_len, buf_b, 0, ba_len, pm, row)
     result = _ratio100(dist, sect_ab_len + sect_ba_len)
     if sect_len == 0:
         return result / 100.0
@@ -888,6 +884,7 @@ def _token_set(
 def _compare_spans2(
     acp: npt.NDArray[np.uint32], s1: int, l1: int, bcp: npt.NDArray[np.uint32], s2: int, l2: int
 ) -> int:
+    """:func:`_compare_spans` across two arrays."""
     for i in range(min(l1, l2)):
         x = acp[s1 + i]
         y = bcp[s2 + i]
@@ -934,14 +931,10 @@ def _similarity(
     bcp: npt.NDArray[np.uint32],
     b0: int,
     bl: int,
-    a_lo: int,
-    a_hi: int,
-    a_start: npt.NDArray[np.int64],
-    a_len: npt.NDArray[np.int64],
-    b_lo: int,
-    b_hi: int,
-    b_start: npt.NDArray[np.int64],
-    b_len: npt.NDArray[np.int64],
+    ta: npt.NDArray[np.uint32],
+    tla: int,
+    tb: npt.NDArray[np.uint32],
+    tlb: int,
     pm: npt.NDArray[np.uint64],
     fa: npt.NDArray[np.uint8],
     fb: npt.NDArray[np.uint8],
@@ -952,7 +945,9 @@ def _similarity(
 ) -> float:
     """Similarity code ``sim`` of one pair (token similarities may stop early below ``need``).
 
-    For ``jaro_winkler_token_set`` ``need`` applies to the token-set part.
+    ``ta[a0:a0 + tla]`` and ``tb[b0:b0 + tlb]`` are the joined sorted tokens of the two
+    strings (token similarities only). For ``jaro_winkler_token_set`` ``need`` applies to
+    the token-set part.
     """
     if sim == _JARO_WINKLER:
         return _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
@@ -970,17 +965,14 @@ def _similarity(
             return 1.0
         return 1.0 - _indel_distance(acp, a0, al, bcp, b0, bl, pm, row) / total
     if sim == _TOKEN_SORT:
-        return _token_sort(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
-                           buf_a, buf_b, pm, row)
+        return _token_sort(ta, a0, tla, tb, b0, tlb, pm, row)
     if sim == _TOKEN_SET:
-        return _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
-                          buf_a, buf_b, pm, row, need)
+        return _token_set(ta, a0, tla, tb, b0, tlb, buf_a, buf_b, pm, row, need)
     if sim == _JW_TOKEN_SET:
         jw = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
         if jw >= 1.0:
             return jw
-        ts = _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start, b_len,
-                        buf_a, buf_b, pm, row, need)
+        ts = _token_set(ta, a0, tla, tb, b0, tlb, buf_a, buf_b, pm, row, need)
         return max(jw, ts)
     if sim == _HOUSE_NUMBER:
         return _house_number(acp, a0, al, bcp, b0, bl)
@@ -993,12 +985,10 @@ def _pairs_chunk(
     aoff: npt.NDArray[np.int64],
     bcp: npt.NDArray[np.uint32],
     boff: npt.NDArray[np.int64],
-    a_tok_off: npt.NDArray[np.int64],
-    a_start: npt.NDArray[np.int64],
-    a_len: npt.NDArray[np.int64],
-    b_tok_off: npt.NDArray[np.int64],
-    b_start: npt.NDArray[np.int64],
-    b_len: npt.NDArray[np.int64],
+    ta: npt.NDArray[np.uint32],
+    ta_len: npt.NDArray[np.int64],
+    tb: npt.NDArray[np.uint32],
+    tb_len: npt.NDArray[np.int64],
     lc: npt.NDArray[np.int64],
     rc: npt.NDArray[np.int64],
     sim: int,
@@ -1024,18 +1014,16 @@ def _pairs_chunk(
             _prefetch(aoff, max(lc[i + 2 * _AHEAD], 0))
             _prefetch(boff, max(rc[i + 2 * _AHEAD], 0))
             if tokenised:
-                _prefetch(a_tok_off, max(lc[i + 2 * _AHEAD], 0))
-                _prefetch(b_tok_off, max(rc[i + 2 * _AHEAD], 0))
+                _prefetch(ta_len, max(lc[i + 2 * _AHEAD], 0))
+                _prefetch(tb_len, max(rc[i + 2 * _AHEAD], 0))
         if i + _AHEAD < hi:
             xa = max(lc[i + _AHEAD], 0)
             ya = max(rc[i + _AHEAD], 0)
             _prefetch(acp, aoff[xa])
             _prefetch(bcp, boff[ya])
             if tokenised:
-                _prefetch(a_start, a_tok_off[xa])
-                _prefetch(b_start, b_tok_off[ya])
-                _prefetch(a_len, a_tok_off[xa])
-                _prefetch(b_len, b_tok_off[ya])
+                _prefetch(ta, aoff[xa])
+                _prefetch(tb, boff[ya])
         x = lc[i]
         y = rc[i]
         if want_levels and (x < 0 or y < 0):
@@ -1052,19 +1040,11 @@ def _pairs_chunk(
             if sim == _EXACT:
                 out_lev[i] = 1
                 continue
-        a_lo = 0
-        a_hi = 0
-        b_lo = 0
-        b_hi = 0
-        if tokenised:
-            a_lo = a_tok_off[x]
-            a_hi = a_tok_off[x + 1]
-            b_lo = b_tok_off[y]
-            b_hi = b_tok_off[y + 1]
+        tla = ta_len[x] if tokenised else 0
+        tlb = tb_len[y] if tokenised else 0
         if not want_levels:
-            out_sim[i] = _similarity(sim, acp, a0, al, bcp, b0, bl, a_lo, a_hi, a_start,
-                                     a_len, b_lo, b_hi, b_start, b_len, pm, fa, fb, row,
-                                     buf_a, buf_b, 0.0)
+            out_sim[i] = _similarity(sim, acp, a0, al, bcp, b0, bl, ta, tla, tb, tlb, pm, fa,
+                                     fb, row, buf_a, buf_b, 0.0)
             continue
         # Levels only need to know which thresholds (ascending) the similarity reaches: the
         # token-set part is skipped, or stopped early, when it cannot change the level.
@@ -1078,13 +1058,12 @@ def _pairs_chunk(
                 if s >= t:
                     reached += 1
             if reached < thresholds.size:
-                ts = _token_set(acp, a_lo, a_hi, a_start, a_len, bcp, b_lo, b_hi, b_start,
-                                b_len, buf_a, buf_b, pm, row, thresholds[reached])
+                ts = _token_set(ta, a0, tla, tb, b0, tlb, buf_a, buf_b, pm, row,
+                                thresholds[reached])
                 s = max(s, ts)
         else:
-            s = _similarity(sim, acp, a0, al, bcp, b0, bl, a_lo, a_hi, a_start, a_len,
-                            b_lo, b_hi, b_start, b_len, pm, fa, fb, row, buf_a, buf_b,
-                            thresholds[0])
+            s = _similarity(sim, acp, a0, al, bcp, b0, bl, ta, tla, tb, tlb, pm, fa, fb, row,
+                            buf_a, buf_b, thresholds[0])
         level = 1
         for t in thresholds:
             if s >= t:
@@ -1098,12 +1077,10 @@ def _pairs_kernel(
     aoff: npt.NDArray[np.int64],
     bcp: npt.NDArray[np.uint32],
     boff: npt.NDArray[np.int64],
-    a_tok_off: npt.NDArray[np.int64],
-    a_start: npt.NDArray[np.int64],
-    a_len: npt.NDArray[np.int64],
-    b_tok_off: npt.NDArray[np.int64],
-    b_start: npt.NDArray[np.int64],
-    b_len: npt.NDArray[np.int64],
+    ta: npt.NDArray[np.uint32],
+    ta_len: npt.NDArray[np.int64],
+    tb: npt.NDArray[np.uint32],
+    tb_len: npt.NDArray[np.int64],
     lc: npt.NDArray[np.int64],
     rc: npt.NDArray[np.int64],
     sim: int,
@@ -1118,9 +1095,9 @@ def _pairs_kernel(
     n = lc.size
     per_chunk = (n + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
-        _pairs_chunk(acp, aoff, bcp, boff, a_tok_off, a_start, a_len, b_tok_off, b_start,
-                     b_len, lc, rc, sim, thresholds, want_levels, out_sim, out_lev, max_len,
-                     c * per_chunk, min(n, (c + 1) * per_chunk))
+        _pairs_chunk(acp, aoff, bcp, boff, ta, ta_len, tb, tb_len, lc, rc, sim, thresholds,
+                     want_levels, out_sim, out_lev, max_len, c * per_chunk,
+                     min(n, (c + 1) * per_chunk))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1181,13 +1158,12 @@ def _run(
     out_lev = np.zeros(n if want_levels else 0, dtype=np.int8)
     if n == 0:
         return out_sim, out_lev
-    empty = np.zeros(0, dtype=np.int64)
     if sim in _TOKENISED:
         a_tok = _tokens(left, lc, dedupe=sim != _TOKEN_SORT)
         b_tok = _tokens(right, rc, dedupe=sim != _TOKEN_SORT)
-    else:
-        a_tok = (np.zeros(len(left) + 1, dtype=np.int64), empty, empty)
-        b_tok = (np.zeros(len(right) + 1, dtype=np.int64), empty, empty)
+    else:  # not read
+        a_tok = (left.codepoints, np.zeros(len(left), dtype=np.int64))
+        b_tok = (right.codepoints, np.zeros(len(right), dtype=np.int64))
     max_len = max(
         int(np.diff(left.offsets).max(initial=0)), int(np.diff(right.offsets).max(initial=0))
     )
