@@ -373,14 +373,23 @@ def _jaro(
     fa: npt.NDArray[np.uint8],
     fb: npt.NDArray[np.uint8],
     tm: npt.NDArray[np.uint32],
+    prefix: int,
+    need: float,
 ) -> float:
-    """Jaro similarity (rapidfuzz ``Jaro.normalized_similarity``)."""
+    """Jaro similarity (rapidfuzz ``Jaro.normalized_similarity``).
+
+    With ``need > 0`` the result may instead be -1.0 when the Jaro-Winkler similarity with
+    common prefix ``prefix`` is certainly below ``need`` (checked from the lengths, then from
+    the number of matching characters, before the transpositions are counted).
+    """
     if al == 0 and bl == 0:
         return 1.0
     if al == 0 or bl == 0:
         return 0.0
     if al == 1 and bl == 1:
         return 1.0 if a[a0] == b[b0] else 0.0
+    if need > 0.0 and _winkler_bound(min(al, bl), al, bl, prefix) < need:
+        return -1.0
     bound = max(al, bl) // 2 - 1
     # characters of the longer string past (shorter length + bound) are never in a window
     au = min(al, bl + bound)
@@ -415,6 +424,8 @@ def _jaro(
         _clear_pattern(pm, p, p0, pl)
         if common == 0:
             return 0.0
+        if need > 0.0 and _winkler_bound(common, al, bl, prefix) < need:
+            return -1.0
         k = 0
         for i in range(pl):
             flagged = int((pflag >> _U(i)) & _ONE)
@@ -449,6 +460,20 @@ def _jaro(
 
 
 @_leaf
+def _winkler_bound(common: int, al: int, bl: int, prefix: int) -> float:
+    """Upper bound of Jaro-Winkler with ``common`` matching characters, less a safety margin.
+
+    The same arithmetic as the real score with no transpositions (every step is monotone);
+    the margin of 1e-9 covers rounding, so a pair is never dropped wrongly.
+    """
+    m = float(common)
+    sim = (m / al + m / bl + 1.0) / 3.0
+    if sim > 0.7:
+        sim += float(prefix) * 0.1 * (1.0 - sim)
+    return sim + 1e-9
+
+
+@_leaf
 def _jaro_winkler(
     a: npt.NDArray[np.uint32],
     a0: int,
@@ -460,14 +485,18 @@ def _jaro_winkler(
     fa: npt.NDArray[np.uint8],
     fb: npt.NDArray[np.uint8],
     tm: npt.NDArray[np.uint32],
+    need: float,
 ) -> float:
-    """Jaro-Winkler similarity, prefix weight 0.1 (rapidfuzz ``JaroWinkler``)."""
+    """Jaro-Winkler similarity, prefix weight 0.1 (rapidfuzz ``JaroWinkler``).
+
+    With ``need > 0`` the result may instead be -1.0 when it is certainly below ``need``.
+    """
     prefix = 0
     for i in range(min(al, bl, 4)):
         if a[a0 + i] != b[b0 + i]:
             break
         prefix += 1
-    sim = _jaro(a, a0, al, b, b0, bl, pm, fa, fb, tm)
+    sim = _jaro(a, a0, al, b, b0, bl, pm, fa, fb, tm, prefix, need)
     if sim > 0.7:
         sim += float(prefix) * 0.1 * (1.0 - sim)
         sim = min(sim, 1.0)
@@ -647,6 +676,7 @@ def _sort_tokens(
     dedupe: bool,
     out: npt.NDArray[np.uint32],
     out_len: npt.NDArray[np.int64],
+    out_sig: npt.NDArray[np.uint64],
     max_len: int,
     n_chunks: int,
 ) -> None:
@@ -654,6 +684,8 @@ def _sort_tokens(
 
     String ``s`` goes to ``out[offsets[s]:offsets[s] + out_len[s]]`` (never longer than the
     string itself). With ``dedupe`` a token equal to the one before it is dropped.
+    ``out_sig[s]`` has bit ``hash(token) % 64`` set for each token: two strings whose
+    signatures share no bit have no token in common.
     """
     n = offsets.size - 1
     per_chunk = (n + n_chunks - 1) // n_chunks
@@ -692,6 +724,7 @@ def _sort_tokens(
                 starts[j + 1] = st
                 lens[j + 1] = ln
             pos = o0
+            sig = _ZERO
             for t in range(nt):
                 if dedupe and t > 0 and _compare_spans(
                     cp, starts[t - 1], lens[t - 1], starts[t], lens[t]
@@ -700,28 +733,36 @@ def _sort_tokens(
                 if pos > o0:
                     out[pos] = 32
                     pos += 1
+                h = _U(0xCBF29CE484222325)  # FNV-1a over the code points
                 for q in range(lens[t]):
-                    out[pos + q] = cp[starts[t] + q]
+                    ch = cp[starts[t] + q]
+                    out[pos + q] = ch
+                    h = (h ^ _U(ch)) * _U(0x100000001B3)
+                sig |= _ONE << (h >> _U(58))
                 pos += lens[t]
             out_len[s] = pos - o0
+            out_sig[s] = sig
 
 
 def _tokens(
     enc: EncodedStrings, codes: npt.NDArray[np.int64], *, dedupe: bool
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
     """Sorted (with ``dedupe``: distinct) tokens joined by spaces, for the strings ``codes`` uses.
 
-    Returns the joined text (same offsets as ``enc``) and its length per string. The joined
-    text of a string without tokens is empty.
+    Returns the joined text (same offsets as ``enc``), its length per string and a token
+    signature per string (see :func:`_sort_tokens`). The joined text of a string without
+    tokens is empty.
     """
     n = len(enc)
     used = np.zeros(n, dtype=np.bool_)
     used[codes[codes >= 0]] = True
     out = np.empty(enc.codepoints.size, dtype=np.uint32)
     out_len = np.zeros(n, dtype=np.int64)
+    out_sig = np.zeros(n, dtype=np.uint64)
     max_len = int(np.diff(enc.offsets).max(initial=0))
-    _sort_tokens(enc.codepoints, enc.offsets, used, dedupe, out, out_len, max_len, _n_chunks(n))
-    return out, out_len
+    _sort_tokens(enc.codepoints, enc.offsets, used, dedupe, out, out_len, out_sig, max_len,
+                 _n_chunks(n))
+    return out, out_len, out_sig
 
 
 @_leaf
@@ -846,8 +887,12 @@ def _token_set(
     pm: npt.NDArray[np.uint64],
     row: npt.NDArray[np.int64],
     need: float,
+    disjoint: bool,
 ) -> float:
     """``fuzz.token_set_ratio / 100`` from two sorted, distinct token lists (joined text).
+
+    ``disjoint`` says the two lists certainly share no token (their signatures share no
+    bit): then the lists are the differences as they are, and no merge is needed.
 
     With ``need > 0`` the result may instead be -1.0 when it is certainly below ``need``
     (the Indel distance of the two differences is at least their length difference): the
@@ -855,8 +900,11 @@ def _token_set(
     """
     if la == 0 or lb == 0:
         return 0.0
-    ab_len, ba_len, n_sect, sect_len = _merge_tokens(ta, a0, la, tb, b0, lb, buf_a, buf_b,
-                                                     False)
+    if disjoint:
+        ab_len, ba_len, n_sect, sect_len = la, lb, 0, 0
+    else:
+        ab_len, ba_len, n_sect, sect_len = _merge_tokens(ta, a0, la, tb, b0, lb, buf_a, buf_b,
+                                                         False)
     if n_sect and (ab_len == 0 or ba_len == 0):
         return 1.0
     sep = 1 if sect_len else 0
@@ -935,6 +983,7 @@ def _similarity(
     tla: int,
     tb: npt.NDArray[np.uint32],
     tlb: int,
+    disjoint: bool,
     pm: npt.NDArray[np.uint64],
     fa: npt.NDArray[np.uint8],
     fb: npt.NDArray[np.uint8],
@@ -950,9 +999,9 @@ def _similarity(
     the token-set part.
     """
     if sim == _JARO_WINKLER:
-        return _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
+        return _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a, need)
     if sim == _JARO:
-        return _jaro(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
+        return _jaro(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a, 0, need)
     if sim == _LEVENSHTEIN:
         longest = max(al, bl)
         if longest == 0:
@@ -967,12 +1016,12 @@ def _similarity(
     if sim == _TOKEN_SORT:
         return _token_sort(ta, a0, tla, tb, b0, tlb, pm, row)
     if sim == _TOKEN_SET:
-        return _token_set(ta, a0, tla, tb, b0, tlb, buf_a, buf_b, pm, row, need)
+        return _token_set(ta, a0, tla, tb, b0, tlb, buf_a, buf_b, pm, row, need, disjoint)
     if sim == _JW_TOKEN_SET:
-        jw = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
+        jw = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a, 0.0)
         if jw >= 1.0:
             return jw
-        ts = _token_set(ta, a0, tla, tb, b0, tlb, buf_a, buf_b, pm, row, need)
+        ts = _token_set(ta, a0, tla, tb, b0, tlb, buf_a, buf_b, pm, row, need, disjoint)
         return max(jw, ts)
     if sim == _HOUSE_NUMBER:
         return _house_number(acp, a0, al, bcp, b0, bl)
@@ -987,8 +1036,10 @@ def _pairs_chunk(
     boff: npt.NDArray[np.int64],
     ta: npt.NDArray[np.uint32],
     ta_len: npt.NDArray[np.int64],
+    ta_sig: npt.NDArray[np.uint64],
     tb: npt.NDArray[np.uint32],
     tb_len: npt.NDArray[np.int64],
+    tb_sig: npt.NDArray[np.uint64],
     lc: npt.NDArray[np.int64],
     rc: npt.NDArray[np.int64],
     sim: int,
@@ -1016,6 +1067,8 @@ def _pairs_chunk(
             if tokenised:
                 _prefetch(ta_len, max(lc[i + 2 * _AHEAD], 0))
                 _prefetch(tb_len, max(rc[i + 2 * _AHEAD], 0))
+                _prefetch(ta_sig, max(lc[i + 2 * _AHEAD], 0))
+                _prefetch(tb_sig, max(rc[i + 2 * _AHEAD], 0))
         if i + _AHEAD < hi:
             xa = max(lc[i + _AHEAD], 0)
             ya = max(rc[i + _AHEAD], 0)
@@ -1042,9 +1095,10 @@ def _pairs_chunk(
                 continue
         tla = ta_len[x] if tokenised else 0
         tlb = tb_len[y] if tokenised else 0
+        disjoint = tokenised and (ta_sig[x] & tb_sig[y]) == _ZERO
         if not want_levels:
-            out_sim[i] = _similarity(sim, acp, a0, al, bcp, b0, bl, ta, tla, tb, tlb, pm, fa,
-                                     fb, row, buf_a, buf_b, 0.0)
+            out_sim[i] = _similarity(sim, acp, a0, al, bcp, b0, bl, ta, tla, tb, tlb, disjoint,
+                                     pm, fa, fb, row, buf_a, buf_b, 0.0)
             continue
         # Levels only need to know which thresholds (ascending) the similarity reaches: the
         # token-set part is skipped, or stopped early, when it cannot change the level.
@@ -1052,18 +1106,18 @@ def _pairs_chunk(
             out_lev[i] = 1
             continue
         if sim == _JW_TOKEN_SET:
-            s = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a)
+            s = _jaro_winkler(acp, a0, al, bcp, b0, bl, pm, fa, fb, buf_a, thresholds[0])
             reached = 0
             for t in thresholds:
                 if s >= t:
                     reached += 1
             if reached < thresholds.size:
                 ts = _token_set(ta, a0, tla, tb, b0, tlb, buf_a, buf_b, pm, row,
-                                thresholds[reached])
+                                thresholds[reached], disjoint)
                 s = max(s, ts)
         else:
-            s = _similarity(sim, acp, a0, al, bcp, b0, bl, ta, tla, tb, tlb, pm, fa, fb, row,
-                            buf_a, buf_b, thresholds[0])
+            s = _similarity(sim, acp, a0, al, bcp, b0, bl, ta, tla, tb, tlb, disjoint, pm, fa,
+                            fb, row, buf_a, buf_b, thresholds[0])
         level = 1
         for t in thresholds:
             if s >= t:
@@ -1079,8 +1133,10 @@ def _pairs_kernel(
     boff: npt.NDArray[np.int64],
     ta: npt.NDArray[np.uint32],
     ta_len: npt.NDArray[np.int64],
+    ta_sig: npt.NDArray[np.uint64],
     tb: npt.NDArray[np.uint32],
     tb_len: npt.NDArray[np.int64],
+    tb_sig: npt.NDArray[np.uint64],
     lc: npt.NDArray[np.int64],
     rc: npt.NDArray[np.int64],
     sim: int,
@@ -1095,8 +1151,8 @@ def _pairs_kernel(
     n = lc.size
     per_chunk = (n + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
-        _pairs_chunk(acp, aoff, bcp, boff, ta, ta_len, tb, tb_len, lc, rc, sim, thresholds,
-                     want_levels, out_sim, out_lev, max_len, c * per_chunk,
+        _pairs_chunk(acp, aoff, bcp, boff, ta, ta_len, ta_sig, tb, tb_len, tb_sig, lc, rc, sim,
+                     thresholds, want_levels, out_sim, out_lev, max_len, c * per_chunk,
                      min(n, (c + 1) * per_chunk))
 
 
@@ -1162,8 +1218,10 @@ def _run(
         a_tok = _tokens(left, lc, dedupe=sim != _TOKEN_SORT)
         b_tok = _tokens(right, rc, dedupe=sim != _TOKEN_SORT)
     else:  # not read
-        a_tok = (left.codepoints, np.zeros(len(left), dtype=np.int64))
-        b_tok = (right.codepoints, np.zeros(len(right), dtype=np.int64))
+        a_tok = (left.codepoints, np.zeros(len(left), dtype=np.int64),
+                 np.zeros(len(left), dtype=np.uint64))
+        b_tok = (right.codepoints, np.zeros(len(right), dtype=np.int64),
+                 np.zeros(len(right), dtype=np.uint64))
     max_len = max(
         int(np.diff(left.offsets).max(initial=0)), int(np.diff(right.offsets).max(initial=0))
     )
