@@ -307,7 +307,10 @@ def _probe(
     """For every query key: which index block it hits (-1: none) and the block size."""
     if index.keys.size == 0:
         return np.full(hq.size, -1, dtype=np.int64), np.zeros(hq.size, dtype=np.int64)
-    pos = np.searchsorted(index.keys, hq)
+    # searching sorted needles walks the index in order (far fewer cache misses)
+    order = np.argsort(hq)
+    pos = np.empty(hq.size, dtype=np.int64)
+    pos[order] = np.searchsorted(index.keys, hq[order])
     pos_c = np.minimum(pos, index.keys.size - 1)
     hit = (pos < index.keys.size) & (index.keys[pos_c] == hq)
     block = np.where(hit, pos_c, -1)

@@ -280,7 +280,7 @@ def pair_levels(
         return np.zeros(0, dtype=np.int8)
     ld = value_dictionary(left) if isinstance(left, pl.Series) else left
     rd = value_dictionary(right) if isinstance(right, pl.Series) else right
-    lc = ld.codes[np.asarray(left_index, dtype=np.int64)]
-    rc = rd.codes[np.asarray(right_index, dtype=np.int64)]
+    lc = ld.codes.take(left_index)
+    rc = rd.codes.take(right_index)
     return _pair_levels_kernel(ld.encoded, rd.encoded, lc, rc, comparison.similarity,
                                comparison.thresholds)

@@ -184,11 +184,13 @@ def company_spec(
     Query columns ``company_name, street, house_number, postcode, city``; reference columns
     ``trade_name, street, house_number, postcode, city`` and the target ``kvk_nummer``.
     Blocking passes: full postcode; PC4 + any name word; any name word + house number;
-    city + any name word — so a dirty postcode, house number, city or name alone does not
-    lose the true pair.
+    any name word + street; street + house number; city + any name word — so a dirty
+    postcode, house number, street, city or name alone does not lose the true pair. Blocks
+    that hold many register rows (a common word in a big city) are skipped per pass: the
+    other passes still find the pair through a more selective key.
 
     >>> [p.name for p in company_spec().blocking]
-    ['postcode', 'pc4+name', 'name+number', 'city+name']
+    ['postcode', 'pc4+name', 'name+number', 'name+street', 'street+number', 'city+name']
     """
     fields = (
         FieldComparison("name", name_column, trade_name_column, cleaner="company_name",
@@ -207,8 +209,10 @@ def company_spec(
     blocking = (
         BlockingPass("postcode", ("postcode",), max_block_size=200),
         BlockingPass("pc4+name", ("postcode:prefix4", "name:token"), max_block_size=50),
-        BlockingPass("name+number", ("name:token", "house_number:number"), max_block_size=50),
-        BlockingPass("city+name", ("city", "name:token"), max_block_size=50),
+        BlockingPass("name+number", ("name:token", "house_number:number"), max_block_size=20),
+        BlockingPass("name+street", ("name:token", "street"), max_block_size=20),
+        BlockingPass("street+number", ("street", "house_number:number"), max_block_size=20),
+        BlockingPass("city+name", ("city", "name:token"), max_block_size=20),
     )
     return RecoverySpec(fields=fields, blocking=blocking, target="kvk_nummer", query_id=query_id)
 
