@@ -14,6 +14,8 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
 
 from kvklink.errors import ConfigError, InputError, SchemaError
+from kvklink.linkage._compare import FieldComparison, Similarity, _scores
+from kvklink.linkage._compare import pair_levels as compare_pair_levels
 from kvklink.linkage._strings import (
     SIMILARITIES,
     EncodedStrings,
@@ -242,8 +244,6 @@ def test_messages_and_repr_hold_no_values() -> None:
 
 def test_agrees_with_compare_scores_on_company_names() -> None:
     """Realistic names (with legal forms, typos, swapped words) against the _compare path."""
-    from kvklink.linkage._compare import Similarity, _scores
-
     rng = np.random.default_rng(7)
     words = ["bakkerij", "jansen", "de", "vries", "holding", "bv", "v.o.f.", "van", "dijk",
              "installatie", "techniek", "müller", "café", "’t", "hoekje", "b.v."]
@@ -258,5 +258,30 @@ def test_agrees_with_compare_scores_on_company_names() -> None:
     enc_r = encode_strings(pl.Series(right))
     for similarity in SIMILARITIES:
         got = pair_similarities(enc_l, enc_r, codes, codes, similarity)
-        want = _scores(a, b, cast("Similarity", similarity))
+        want = _scores(a, b, cast(Similarity, similarity))
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_levels_equal_compare_path_on_company_names() -> None:
+    """pair_levels on row codes gives the levels of _compare.pair_levels (nulls included)."""
+    rng = np.random.default_rng(11)
+    words = ["bakkerij", "jansen", "de", "vries", "holding", "bv", "b.v.", "van", "dijk",
+             "installatie", "techniek", "müller", "café", "hoekje", "12-a", "12"]
+    names = [" ".join(rng.choice(words, size=rng.integers(1, 4))) for _ in range(200)]
+    left = [n if rng.random() > 0.05 else None for n in names]
+    right = [n[:-1] if rng.random() < 0.3 else n for n in rng.permutation(names)]
+    right[3] = None
+    li = rng.integers(0, len(left), 3000)
+    ri = rng.integers(0, len(right), 3000)
+    ri[:200] = li[:200]  # many equal and near-equal pairs
+    ls, rs = pl.Series(left, dtype=pl.String), pl.Series(right, dtype=pl.String)
+    enc_l, enc_r = encode_strings(ls.fill_null("")), encode_strings(rs.fill_null(""))
+    lc = np.where(ls.is_null().to_numpy()[li], -1, li)
+    rc = np.where(rs.is_null().to_numpy()[ri], -1, ri)
+    for similarity in SIMILARITIES:
+        for thresholds in ((0.8, 0.92), (0.5,), (0.3, 0.6, 0.9)):
+            fc = FieldComparison("f", "a", "b", similarity=cast(Similarity, similarity),
+                                 thresholds=thresholds)
+            want = compare_pair_levels(ls, rs, li, ri, fc)
+            got = pair_levels(enc_l, enc_r, lc, rc, similarity, fc.thresholds)
+            np.testing.assert_array_equal(got, want, err_msg=f"{similarity} {thresholds}")

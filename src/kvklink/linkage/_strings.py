@@ -411,16 +411,16 @@ def _jaro(
         # same character inside its window; the matched characters are kept in order in
         # ``tm`` and compared with the flagged pattern characters for the transpositions.
         pflag = _ZERO
+        # pattern positions j - bound .. j + bound (the table has no bits past the pattern)
+        window = _ALL if bound >= 63 else (_U(2) << _U(bound)) - _ONE
         for j in range(tl):
             c = t[t0 + j]
-            lo = max(0, j - bound)
-            hi = min(pl - 1, j + bound)  # >= lo: both strings are trimmed
-            window = ((_U(2) << _U(hi)) - _ONE) ^ ((_ONE << _U(lo)) - _ONE)
             cand = pm[c & 255] & window & ~pflag & (_ZERO - _U(c <= 255))
             low = cand & (~cand + _ONE)
             pflag = pflag | low
             tm[common] = c
             common += int(low != _ZERO)
+            window = (window << _ONE) | _U(j < bound)
         _clear_pattern(pm, p, p0, pl)
         if common == 0:
             return 0.0
