@@ -241,7 +241,7 @@ def block_index(
         rk = _keyed(right, right_row, bp.keys, cache=cache)
         h = _key_hashes(rk, len(bp.keys))
         rows = rk[right_row].to_numpy()
-        order = pl.Series(h).arg_sort().to_numpy()  # multi-threaded, unlike np.argsort
+        order = np.argsort(h)  # rows within a block may come in any order
         hs, rows = h[order], rows[order]
         new_block = np.empty(hs.size, dtype=bool)
         new_block[:1] = True

@@ -33,6 +33,7 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import polars as pl
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
@@ -48,6 +49,7 @@ __all__ = [
     "Similarity",
     "ValueDictionary",
     "comparison_levels",
+    "factorize",
     "pair_levels",
     "similarity_scores",
     "value_dictionary",
@@ -241,20 +243,49 @@ class ValueDictionary:
     encoded: EncodedStrings
 
 
+def factorize(values: pl.Series) -> tuple[npt.NDArray[np.int64], pl.Series]:
+    """Each row's code (-1 = null) and the distinct non-null values, in first-seen order.
+
+    Codes come from a 64-bit hash of each value (hash-table factorisation, no sort); the
+    result is then checked value by value, and in the (astronomically unlikely) event of a
+    hash collision the exact but slower Arrow dictionary encoding is used instead.
+
+    >>> import polars as pl
+    >>> codes, distinct = factorize(pl.Series(["b", None, "a", "b"]))
+    >>> codes.tolist(), distinct.to_list()
+    ([0, -1, 1, 0], ['b', 'a'])
+    """
+    n = values.len()
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), values.clear()
+    present = values.is_not_null().to_numpy()
+    hashes = values.hash(seed=0x6B766B).to_numpy()
+    codes = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(present)
+    if idx.size == 0:
+        return codes, values.clear()
+    sub, uniq = pd.factorize(hashes[idx])
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[sub[::-1]] = idx[::-1]  # the last write wins: each code's first row
+    distinct = values.gather(first)
+    codes[idx] = sub
+    if not bool((distinct.gather(sub) == values.gather(idx)).all()):  # pragma: no cover
+        encoded = pc.dictionary_encode(values.rechunk().to_arrow())
+        codes = pl.Series(encoded.indices).cast(pl.Int64).fill_null(-1).to_numpy()
+        distinct = pl.Series(encoded.dictionary).cast(values.dtype)
+    return np.ascontiguousarray(codes), distinct
+
+
 def value_dictionary(values: pl.Series) -> ValueDictionary:
-    """Distinct non-null values and each row's code (-1 = null), by Arrow dictionary encoding.
+    """Distinct non-null values and each row's code (-1 = null), encoded for the kernels.
 
     >>> import polars as pl
     >>> d = value_dictionary(pl.Series(["b", None, "a", "b"]))
     >>> d.values.to_list(), d.codes.tolist()
     (['b', 'a'], [0, -1, 1, 0])
     """
-    arr = values.cast(pl.Utf8).rechunk().to_arrow()
-    encoded = pc.dictionary_encode(arr)
-    codes = pl.Series(encoded.indices).cast(pl.Int64).fill_null(-1).to_numpy()
-    distinct = pl.Series(encoded.dictionary).cast(pl.Utf8)
-    return ValueDictionary(values=distinct, codes=np.ascontiguousarray(codes),
-                           encoded=encode_strings(distinct))
+    codes, distinct = factorize(values.cast(pl.Utf8))
+    return ValueDictionary(values=distinct, codes=codes, encoded=encode_strings(distinct))
 
 
 def pair_levels(

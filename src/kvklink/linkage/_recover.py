@@ -61,6 +61,7 @@ from kvklink.linkage._blocking import (
 from kvklink.linkage._compare import (
     FieldComparison,
     ValueDictionary,
+    factorize,
     pair_levels,
     value_dictionary,
 )
@@ -359,19 +360,28 @@ class RecoveryResult:
         )
 
 
-def _standardised(frame: pl.DataFrame, spec: RecoverySpec, side: str) -> pl.DataFrame:
-    """Standardised field columns, computed once per distinct raw value of each column.
+def _standardised(
+    frame: pl.DataFrame, spec: RecoverySpec, side: str
+) -> tuple[pl.DataFrame, list[ValueDictionary]]:
+    """Standardised field columns and their value dictionaries, in the frame's row order.
 
-    Names, streets, cities and house numbers repeat a lot in a register, so cleaning the
-    distinct values and joining them back is much cheaper than cleaning every row.
+    Each raw column is dictionary-encoded once (Arrow), its *distinct* values are cleaned,
+    and the cleaned values are gathered back by code: names, streets, cities and house
+    numbers repeat a lot in a register, so this is much cheaper than cleaning every row (or
+    joining the cleaned values back). The value dictionary of each standardised field is
+    built on the distinct values too and composed with the row codes.
     """
     by_column: dict[str, list[FieldComparison]] = {}
     for fc in spec.fields:
         by_column.setdefault(fc.left if side == "left" else fc.right, []).append(fc)
     columns: dict[str, pl.Series] = {}
+    dictionaries: dict[str, ValueDictionary] = {}
     for column, fields in by_column.items():
-        raw = pl.DataFrame({"__v": frame.get_column(column)})
-        distinct = raw.unique()
+        values = frame.get_column(column)
+        if isinstance(values.dtype, (pl.Categorical, pl.Enum)):
+            values = values.cast(pl.Utf8)
+        codes, uniq = factorize(values)
+        distinct = pl.DataFrame({"__v": uniq})
         # Company names feed two fields (name and legal form): fold and squash them once.
         base = {"company_name", "legal_form"} & {fc.cleaner for fc in fields}
         if base:
@@ -384,11 +394,25 @@ def _standardised(frame: pl.DataFrame, spec: RecoverySpec, side: str) -> pl.Data
                 return _form_from_base(pl.col("__b"))
             return clean_expr(pl.col("__v"), fc.cleaner)
 
-        cleaned = distinct.select(pl.col("__v"), *(expr(fc).alias(fc.name) for fc in fields))
-        back = raw.join(cleaned, on="__v", how="left", nulls_equal=True, maintain_order="left")
+        cleaned = distinct.select(*(expr(fc).alias(fc.name) for fc in fields))
+        present = codes >= 0
+        gather_codes = pl.Series(codes).set(pl.Series(~present), None)
         for fc in fields:
-            columns[fc.name] = back.get_column(fc.name)
-    return pl.DataFrame([columns[fc.name] for fc in spec.fields])
+            col = cleaned.get_column(fc.name).cast(pl.Utf8)
+            columns[fc.name] = col.gather(gather_codes)
+            small = value_dictionary(col)
+            composed = np.full(codes.size, -1, dtype=np.int64)
+            composed[present] = small.codes[codes[present]]
+            dictionaries[fc.name] = ValueDictionary(
+                values=small.values, codes=composed, encoded=small.encoded
+            )
+    frame_out = pl.DataFrame([columns[fc.name].alias(fc.name) for fc in spec.fields])
+    return frame_out, [dictionaries[fc.name] for fc in spec.fields]
+
+
+def _reordered(d: ValueDictionary, order: npt.NDArray[np.integer]) -> ValueDictionary:
+    """The same dictionary with its rows permuted (``order[i]`` = old row of new row i)."""
+    return ValueDictionary(values=d.values, codes=d.codes[order], encoded=d.encoded)
 
 
 def _as_date(values: pl.Series) -> pl.Series:
@@ -528,9 +552,10 @@ def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None)
         )
         raise SchemaError(msg)
     names = [f.name for f in spec.fields]
-    rs = _standardised(r, spec, "right").with_columns(
-        r[spec.target].cast(pl.Utf8).alias("__target")
-    ).with_row_index("__orig")
+    rstd, rdicts = _standardised(r, spec, "right")
+    rs = rstd.with_columns(r[spec.target].cast(pl.Utf8).alias("__target")).with_row_index(
+        "__orig"
+    )
     rs = (
         rs.with_columns(rs.select("__target", *names).hash_rows(seed=0).alias("__h"))
         .sort("__h", maintain_order=True)
@@ -540,7 +565,8 @@ def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None)
     rs = rs.with_columns(
         pl.col("__target").rank("dense").cast(pl.UInt32).fill_null(rs.height + 1).alias("__tid")
     )
-    dictionaries = tuple(value_dictionary(rs[fc.name]) for fc in spec.fields)
+    order = rs["__orig"].to_numpy()
+    dictionaries = tuple(_reordered(d, order) for d in rdicts)
     index = block_index(rs.select("r", *names), spec.blocking)
     return PreparedReference(spec=spec, frame=r, standardised=rs, dictionaries=dictionaries,
                              index=index)
@@ -626,7 +652,8 @@ def recover_kvk(
     # Canonical order: results must not depend on the row order of either input. Rows are
     # ordered by a fixed-seed hash of their standardised content (and target / query id);
     # rows with equal content are interchangeable, so their relative order does not matter.
-    qs = _standardised(q, spec, "left").with_row_index("__orig")
+    qstd, qdicts = _standardised(q, spec, "left")
+    qs = qstd.with_row_index("__orig")
     if spec.query_id:
         qs = qs.with_columns(q[spec.query_id].cast(pl.Utf8).alias(spec.query_id))
     qcontent = names + ([spec.query_id] if spec.query_id else [])
@@ -649,7 +676,8 @@ def recover_kvk(
     if cands.height and nq:
         qi = cands["q"].to_numpy()
         ri = cands["r"].to_numpy()
-        qdict = [value_dictionary(qs[fc.name]) for fc in spec.fields]
+        qorder = qs["__orig"].to_numpy()
+        qdict = [_reordered(d, qorder) for d in qdicts]
         rdict = list(prepared.dictionaries)
         levels = _levels(qdict, rdict, qi, ri, spec)
         u_cand = level_frequencies(levels, n_levels)
