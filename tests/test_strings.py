@@ -233,6 +233,17 @@ def test_bad_arguments() -> None:
         encode_strings(["a"])  # type: ignore[arg-type]
 
 
+def test_encoded_strings_refuse_bad_offsets() -> None:
+    cps = np.array([97, 98], dtype=np.uint32)
+    for offsets in ([], [0, 3], [1, 0, 2], [-1, 2]):
+        with pytest.raises(InputError, match="offsets"):
+            EncodedStrings(cps, np.array(offsets, dtype=np.int64))
+    enc = EncodedStrings(cps.astype(np.int64), np.array([0, 1, 2], dtype=np.int32))  # type: ignore[arg-type]
+    assert enc.codepoints.dtype == np.uint32
+    assert enc.offsets.dtype == np.int64
+    assert _decode(enc) == ["a", "b"]
+
+
 def test_messages_and_repr_hold_no_values() -> None:
     enc = encode_strings(pl.Series(["geheime naam bv"]))
     assert "geheime" not in repr(enc)

@@ -144,6 +144,20 @@ class EncodedStrings:
     codepoints: npt.NDArray[np.uint32]
     offsets: npt.NDArray[np.int64]
 
+    def __post_init__(self) -> None:
+        # The kernels read without bounds checks: refuse offsets that leave the array.
+        cps = np.ascontiguousarray(self.codepoints, dtype=np.uint32).reshape(-1)
+        off = np.ascontiguousarray(self.offsets, dtype=np.int64).reshape(-1)
+        if off.size == 0 or off[0] < 0 or off[-1] > cps.size or (np.diff(off) < 0).any():
+            msg = (
+                f"The 'offsets' of EncodedStrings ({off.size} values for {cps.size} code "
+                "points) must start at >= 0, never decrease and end within the code points. "
+                "Hint: build EncodedStrings with encode_strings(series)."
+            )
+            raise InputError(msg)
+        object.__setattr__(self, "codepoints", cps)
+        object.__setattr__(self, "offsets", off)
+
     def __len__(self) -> int:
         return int(self.offsets.size) - 1
 
