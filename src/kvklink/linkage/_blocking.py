@@ -129,12 +129,13 @@ def key_fields(passes: tuple[BlockingPass, ...]) -> set[str]:
     return out
 
 
-def _key_frame(
-    frame: pl.DataFrame, row: str, key: str, cache: dict[str, pl.DataFrame]
-) -> pl.DataFrame:
-    """``(row, __v)``: the non-null values of one block key, one row per (row, value).
+def _key_values(
+    frame: pl.DataFrame, key: str, cache: dict[str, pl.Series | pl.DataFrame]
+) -> pl.Series | pl.DataFrame:
+    """The values of one block key, cached per key (a key shared by passes is computed once).
 
-    Cached per key, so a key shared by several passes (``name:token``) is computed once.
+    A single-valued key gives a series aligned with ``frame`` (null = no key); a ``token`` /
+    ``rare`` key gives a frame ``(__pos, __v)``: one row per distinct word of each row.
     """
     got = cache.get(key)
     if got is not None:
@@ -143,10 +144,12 @@ def _key_frame(
     assert m is not None
     col, transform = m.group(1), m.group(2)
     expr = pl.col(col)
+    out: pl.Series | pl.DataFrame
     if transform in ("token", "rare"):
         words = pl.col("__v")
         out = (
-            frame.select(pl.col(row), expr.str.split(" ").alias("__v"))
+            frame.select(expr.str.split(" ").alias("__v"))
+            .with_row_index("__pos")
             .explode("__v")
             .filter((words.str.len_chars() >= 2) & ~words.is_in(sorted(STOP_TOKENS)))
             .unique()  # a repeated word counts once (block sizes, rarity ranks)
@@ -158,7 +161,7 @@ def _key_frame(
             expr = expr.str.extract(r"^(\d+)", 1)
         elif transform is not None:
             expr = expr.str.slice(0, int(transform.removeprefix("prefix")))
-        out = frame.select(pl.col(row), expr.alias("__v")).drop_nulls("__v")
+        out = frame.select(expr.alias("__v")).to_series()
     cache[key] = out
     return out
 
@@ -168,18 +171,30 @@ def _keyed(
     row: str,
     keys: tuple[str, ...],
     *,
-    cache: dict[str, pl.DataFrame] | None = None,
+    cache: dict[str, pl.Series | pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
-    """``(row, __k0, __k1, ...)``: one row per combination of key values of each input row."""
+    """``(row, __k0, __k1, ...)``: one row per combination of key values of each input row.
+
+    At most one key of a pass is exploded into words; the single-valued keys are gathered
+    onto its rows by position (no join).
+    """
     cache = {} if cache is None else cache
-    out: pl.DataFrame | None = None
-    for i, k in enumerate(keys):
-        part = _key_frame(frame, row, k, cache).rename({"__v": f"__k{i}"})
-        out = part if out is None else out.join(part, on=row, how="inner")
-    assert out is not None  # a pass has at least one key
-    # (row, keys) is unique: single-valued keys give one row per input row and at most one
-    # key per pass is exploded into words, deduplicated per row
-    return out
+    values = [_key_values(frame, k, cache) for k in keys]
+    exploded = [i for i, v in enumerate(values) if isinstance(v, pl.DataFrame)]
+    if exploded:
+        base = values[exploded[0]]
+        assert isinstance(base, pl.DataFrame)
+        pos = base["__pos"]
+        cols = {
+            f"__k{i}": base["__v"] if isinstance(v, pl.DataFrame) else v.gather(pos)
+            for i, v in enumerate(values)
+        }
+        out = pl.DataFrame({row: frame[row].gather(pos), **cols})
+    else:
+        out = pl.DataFrame({row: frame[row], **{f"__k{i}": v for i, v in enumerate(values)}})
+    # (row, keys) is unique: single-valued keys give one value per row and the exploded key
+    # is deduplicated per row
+    return out.drop_nulls()
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -235,7 +250,7 @@ def block_index(
     if right_row not in right.columns:
         right = right.with_row_index(right_row)
     right = right.with_columns(pl.col(right_row).cast(pl.UInt32))
-    cache: dict[str, pl.DataFrame] = {}
+    cache: dict[str, pl.Series | pl.DataFrame] = {}
     out: list[_PassIndex] = []
     for bp in passes:
         rk = _keyed(right, right_row, bp.keys, cache=cache)
@@ -347,7 +362,7 @@ def candidate_pairs(
     if left_row not in left.columns:
         left = left.with_row_index(left_row)
     left = left.with_columns(pl.col(left_row).cast(pl.UInt32))
-    cache: dict[str, pl.DataFrame] = {}
+    cache: dict[str, pl.Series | pl.DataFrame] = {}
     n_bits = max(1, int(len(passes) - 1).bit_length())
     packed: list[npt.NDArray[np.uint64]] = []
     for bit, (bp, pidx) in enumerate(zip(passes, index._index, strict=True)):
