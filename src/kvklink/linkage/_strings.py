@@ -263,6 +263,24 @@ def _decode_utf8(
                 k += 1
 
 
+@numba.njit(parallel=True, cache=True)
+def _count_code_points(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    n_chunks: int,
+) -> None:
+    """Code points per value: every byte that is not a continuation byte (10xxxxxx)."""
+    n = offsets.size - 1
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        for i in range(c * per_chunk, min(n, (c + 1) * per_chunk)):
+            k = 0
+            for j in range(offsets[i], offsets[i + 1]):
+                k += int((data[j] & 0xC0) != 0x80)
+            counts[i] = k
+
+
 def _as_large_string(values: pl.Series) -> Any:
     arr = values.to_arrow()
     if isinstance(arr, pa.ChunkedArray):
@@ -325,11 +343,10 @@ def encode_strings(values: pl.Series) -> EncodedStrings:
         if data_buf is not None
         else np.zeros(0, dtype=np.uint8)
     )
-    lo, hi = int(offsets[0]), int(offsets[-1])
-    # a code point starts at every byte that is not a continuation byte (10xxxxxx)
-    starts = np.zeros(hi - lo + 1, dtype=np.int64)
-    np.cumsum((data[lo:hi] & 0xC0) != 0x80, out=starts[1:])
-    out_offsets = starts[offsets - lo]
+    counts = np.empty(n, dtype=np.int64)
+    _count_code_points(data, offsets, counts, _n_chunks(n))
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=out_offsets[1:])
     out = np.empty(int(out_offsets[-1]), dtype=np.uint32)
     _decode_utf8(data, offsets, out_offsets, out, _n_chunks(n))
     return EncodedStrings(out, out_offsets)
