@@ -89,7 +89,7 @@ def _encode(values: list[str]) -> EncodedStrings:
     return encode_strings(pl.Series(values, dtype=pl.String))
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=pair_sets())
 @example(data=(["", " ", "a"], ["", "  ", "a", "b"], np.arange(3), np.array([0, 1, 3])))
 def test_similarities_equal_rapidfuzz(
@@ -112,7 +112,7 @@ THRESHOLDS["house_number"] = (0.85,)
 THRESHOLDS["token_set"] = (0.5, 0.75, 0.9)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=pair_sets(), nulls=st.lists(st.booleans(), min_size=25, max_size=25))
 def test_levels_match_rapidfuzz_coding(
     data: tuple[list[str], list[str], np.ndarray, np.ndarray], nulls: list[bool]
