@@ -745,15 +745,21 @@ def _sort_tokens(
                 continue
             o0 = offsets[s]
             o1 = offsets[s + 1]
-            wide = False
-            for k in range(o0, o1):
-                if cp[k] > 255:
-                    wide = True
-                    break
+            wide = -1  # does the string hold a code point above U+00FF? (asked only if needed)
             nt = 0
             inside = False
             for k in range(o0, o1):
-                space = _is_space(cp[k], wide)
+                ch = cp[k]
+                if ch < 0x85:
+                    space = ch == 0x20 or 0x09 <= ch <= 0x0D or 0x1C <= ch <= 0x1F
+                else:
+                    if wide < 0:
+                        wide = 0
+                        for q in range(o0, o1):
+                            if cp[q] > 255:
+                                wide = 1
+                                break
+                    space = _is_space(ch, wide == 1)
                 if not space:
                     if not inside:
                         starts[nt] = k
