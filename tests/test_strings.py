@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
 
 from kvklink.errors import ConfigError, InputError, SchemaError
-from kvklink.linkage._compare import FieldComparison, Similarity, _scores
-from kvklink.linkage._compare import pair_levels as compare_pair_levels
 from kvklink.linkage._strings import (
     SIMILARITIES,
     EncodedStrings,
@@ -43,6 +41,15 @@ REFERENCE: dict[str, Callable[[str, str], float]] = {
     ),
     "house_number": _house_number,
     "exact": lambda a, b: float(a == b),
+}
+
+CPDIST: dict[str, tuple[Any, float]] = {
+    "jaro_winkler": (JaroWinkler.normalized_similarity, 1.0),
+    "jaro": (Jaro.normalized_similarity, 1.0),
+    "levenshtein": (Levenshtein.normalized_similarity, 1.0),
+    "indel": (Indel.normalized_similarity, 1.0),
+    "token_sort": (fuzz.token_sort_ratio, 100.0),
+    "token_set": (fuzz.token_set_ratio, 100.0),
 }
 
 # letters, digits, hyphens, several kinds of whitespace (ASCII, U+00A0/U+0085 which rapidfuzz
@@ -253,34 +260,42 @@ def test_messages_and_repr_hold_no_values() -> None:
     assert "geheime" not in str(info.value)
 
 
-def test_agrees_with_compare_scores_on_company_names() -> None:
-    """Realistic names (with legal forms, typos, swapped words) against the _compare path."""
+COMPANY_WORDS = ["bakkerij", "jansen", "de", "vries", "holding", "bv", "v.o.f.", "van", "dijk",
+                 "installatie", "techniek", "müller", "café", "’t", "hoekje", "b.v.", "12-a",
+                 "12", "&"]
+
+
+def _company_names(rng: np.random.Generator, n: int) -> list[str]:
+    return [" ".join(rng.choice(COMPANY_WORDS, size=rng.integers(1, 5))) for _ in range(n)]
+
+
+def test_similarities_on_company_names() -> None:
+    """Realistic names (legal forms, typos, swapped words) against rapidfuzz's cpdist."""
     rng = np.random.default_rng(7)
-    words = ["bakkerij", "jansen", "de", "vries", "holding", "bv", "v.o.f.", "van", "dijk",
-             "installatie", "techniek", "müller", "café", "’t", "hoekje", "b.v."]
-    names = [" ".join(rng.choice(words, size=rng.integers(1, 5))) for _ in range(300)]
+    names = _company_names(rng, 300)
     typo = [n[: len(n) // 2] + n[len(n) // 2 + 1 :] for n in names]
     left = names + names
     right = typo + list(rng.permutation(names))
-    a = np.asarray(left, dtype=object)
-    b = np.asarray(right, dtype=object)
     codes = np.arange(len(left))
     enc_l = encode_strings(pl.Series(left))
     enc_r = encode_strings(pl.Series(right))
     for similarity in SIMILARITIES:
         got = pair_similarities(enc_l, enc_r, codes, codes, similarity)
-        want = _scores(a, b, cast(Similarity, similarity))
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+        if similarity in CPDIST:
+            scorer, scale = CPDIST[similarity]
+            want = process.cpdist(left, right, scorer=scorer, dtype=np.float64) / scale
+        else:
+            want = _reference(left, right, codes, codes, similarity)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=similarity)
 
 
-def test_levels_equal_compare_path_on_company_names() -> None:
-    """pair_levels on row codes gives the levels of _compare.pair_levels (nulls included)."""
+def test_levels_on_company_names_with_nulls() -> None:
+    """Levels on row codes, nulls as -1, against the coding applied to rapidfuzz scores."""
     rng = np.random.default_rng(11)
-    words = ["bakkerij", "jansen", "de", "vries", "holding", "bv", "b.v.", "van", "dijk",
-             "installatie", "techniek", "müller", "café", "hoekje", "12-a", "12"]
-    names = [" ".join(rng.choice(words, size=rng.integers(1, 4))) for _ in range(200)]
+    names = _company_names(rng, 200)
     left = [n if rng.random() > 0.05 else None for n in names]
-    right = [n[:-1] if rng.random() < 0.3 else n for n in rng.permutation(names)]
+    right: list[str | None] = [n[:-1] if rng.random() < 0.3 else n
+                               for n in rng.permutation(names)]
     right[3] = None
     li = rng.integers(0, len(left), 3000)
     ri = rng.integers(0, len(right), 3000)
@@ -290,9 +305,26 @@ def test_levels_equal_compare_path_on_company_names() -> None:
     lc = np.where(ls.is_null().to_numpy()[li], -1, li)
     rc = np.where(rs.is_null().to_numpy()[ri], -1, ri)
     for similarity in SIMILARITIES:
+        ref = REFERENCE[similarity]
+        scores = [None if x < 0 or y < 0 else ref(left[x] or "", right[y] or "")
+                  for x, y in zip(lc, rc, strict=True)]
         for thresholds in ((0.8, 0.92), (0.5,), (0.3, 0.6, 0.9)):
-            fc = FieldComparison("f", "a", "b", similarity=cast(Similarity, similarity),
-                                 thresholds=thresholds)
-            want = compare_pair_levels(ls, rs, li, ri, fc)
-            got = pair_levels(enc_l, enc_r, lc, rc, similarity, fc.thresholds)
-            np.testing.assert_array_equal(got, want, err_msg=f"{similarity} {thresholds}")
+            ts = () if similarity == "exact" else thresholds
+            want = [0 if s is None else (len(ts) + 2 if left[x] == right[y]
+                                         else 1 + sum(s >= t for t in ts))
+                    for s, x, y in zip(scores, lc, rc, strict=True)]
+            got = pair_levels(enc_l, enc_r, lc, rc, similarity, ts)
+            np.testing.assert_array_equal(got, want, err_msg=f"{similarity} {ts}")
+
+
+def test_levels_at_a_threshold_exactly() -> None:
+    """Jaro 0.8000000000000002 reaches the 0.8 threshold (rapidfuzz's cpdist with
+    score_cutoff=0.8 returns 0 for this pair; the levels follow the definition)."""
+    a, b = "simonis & van duvenvoirde", "houdijk & van duvenvoirde"
+    assert Jaro.normalized_similarity(a, b) >= 0.8
+    enc_a, enc_b = encode_strings(pl.Series([a])), encode_strings(pl.Series([b]))
+    zero = np.array([0])
+    assert pair_similarities(enc_a, enc_b, zero, zero, "jaro")[0] == Jaro.normalized_similarity(
+        a, b
+    )
+    assert pair_levels(enc_a, enc_b, zero, zero, "jaro", (0.8, 0.92)).tolist() == [2]
