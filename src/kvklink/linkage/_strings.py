@@ -51,6 +51,11 @@ agree). Tokens are sorted by code point (as Python sorts strings) and joined wit
 
 Cost
 ----
+On the 2-core reference machine, 600,000 pairs of synthetic company names take about 0.08 s
+for ``jaro_winkler`` and 0.15–0.26 s for ``jaro_winkler_token_set`` (rapidfuzz's ``cpdist``
+over object arrays: 0.10–0.16 s and 0.45–0.59 s); their comparison levels about 0.05–0.10 s
+and 0.11–0.21 s, encoding included.
+
 The first call in a fresh environment compiles the kernels: about 14 s on the 2-core
 reference machine. They are cached on disk (``__pycache__`` next to this file, or
 ``NUMBA_CACHE_DIR``), so later processes only load them (well under a second). The thread
