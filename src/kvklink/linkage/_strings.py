@@ -204,7 +204,10 @@ def _prefetch_codegen(typingctx: Any, arr: Any, idx: Any) -> Any:
         i8p = builder.bitcast(ptr, ir.IntType(8).as_pointer())
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p.type, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # the intrinsic's name carries the pointer type: "p0" with LLVM's opaque pointers
+        # (recent llvmlite), "p0i8" with typed pointers (older llvmlite)
+        name = "llvm.prefetch.p0" if str(i8p.type) == "ptr" else "llvm.prefetch.p0i8"
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
         # read access, high temporal locality, data cache
         builder.call(fn, [i8p, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
