@@ -512,8 +512,11 @@ class PreparedReference:
     """A reference frame standardised once, for recovering many batches of queries.
 
     Made by :func:`prepare_reference`; pass it to :func:`recover_kvk` as ``handelsregister``
-    with a spec that has the same field comparisons and target. Holds the original frame,
-    the standardised fields in canonical order and the value dictionaries used to compare.
+    with a spec that has the same field comparisons, blocking passes and target. Holds the
+    original frame, the standardised fields in canonical order, the value dictionaries the
+    comparison kernels read, and the block index of every blocking pass — everything about
+    the register that does not depend on the queries, so each batch only standardises its
+    queries, probes the index and compares.
     """
 
     spec: RecoverySpec
