@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +40,7 @@ from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
 
 from kvklink.errors import ConfigError
 from kvklink.linkage._standardise import Cleaner
-from kvklink.linkage._strings import EncodedStrings, encode_strings
+from kvklink.linkage._strings import SIMILARITIES, EncodedStrings, Similarity, encode_strings
 from kvklink.linkage._strings import pair_levels as _pair_levels_kernel
 
 __all__ = [
@@ -53,18 +52,6 @@ __all__ = [
     "pair_levels",
     "similarity_scores",
     "value_dictionary",
-]
-
-Similarity: TypeAlias = Literal[
-    "jaro_winkler",
-    "jaro",
-    "levenshtein",
-    "indel",
-    "token_sort",
-    "token_set",
-    "jaro_winkler_token_set",
-    "house_number",
-    "exact",
 ]
 
 _CLEANERS = ("text", "company_name", "legal_form", "street", "postcode", "house_number", "date",
@@ -127,7 +114,7 @@ class FieldComparison:
                 f"got {self.cleaner!r}. Hint: pick the closest standardiser."
             )
             raise ConfigError(msg)
-        if self.similarity not in (*_SCORERS, "jaro_winkler_token_set", "house_number", "exact"):
+        if self.similarity not in SIMILARITIES:
             msg = (
                 f"The 'similarity' of field {self.name!r} is unknown: {self.similarity!r}. "
                 "Hint: use e.g. 'jaro_winkler', 'levenshtein' or 'exact'."

@@ -81,7 +81,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeAlias, TypeVar, cast, get_args
 
 import numba
 import numpy as np
@@ -99,13 +99,14 @@ from kvklink.errors import ConfigError, InputError, SchemaError
 __all__ = [
     "SIMILARITIES",
     "EncodedStrings",
+    "Similarity",
     "encode_strings",
     "pair_levels",
     "pair_similarities",
 ]
 
-#: Names accepted by :func:`pair_similarities` and :func:`pair_levels`.
-SIMILARITIES: tuple[str, ...] = (
+#: The similarity names (the field comparisons of :mod:`kvklink.linkage._compare` use it).
+Similarity: TypeAlias = Literal[
     "jaro_winkler",
     "jaro",
     "levenshtein",
@@ -115,7 +116,10 @@ SIMILARITIES: tuple[str, ...] = (
     "jaro_winkler_token_set",
     "house_number",
     "exact",
-)
+]
+
+#: Names accepted by :func:`pair_similarities` and :func:`pair_levels`, in kernel-code order.
+SIMILARITIES: tuple[str, ...] = get_args(Similarity)
 
 # Kernel codes of the similarities (index in SIMILARITIES).
 _JARO_WINKLER = 0
