@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -266,3 +267,28 @@ def test_prepared_reference_gives_the_same_result(small) -> None:  # type: ignor
     )
     with pytest.raises(ConfigError, match="prepare_reference"):
         kl.recover_kvk(queries, prepared, spec=other)
+
+
+def test_single_pass_pruning_keeps_the_result(medium) -> None:  # type: ignore[no-untyped-def]
+    """Pruning drops most candidate pairs but not the recovered numbers or statuses."""
+    register, queries, _ = medium
+    pruned = kl.recover_kvk(queries, register, spec=SPEC)
+    full = kl.recover_kvk(
+        queries, register, spec=dataclasses.replace(SPEC, prune_min_passes=None)
+    )
+    assert pruned.candidates.height < 0.5 * full.candidates.height
+    a, b = pruned.frame, full.frame
+    assert a["kvk_nummer"].to_list() == b["kvk_nummer"].to_list()
+    assert a["status"].to_list() == b["status"].to_list()
+    # the pruned competitors had tiny Bayes factors: probabilities move only a little
+    assert (a["match_probability"] - b["match_probability"]).abs().max() < 0.05
+    # every pair that was kept is scored exactly as without pruning
+    joined = pruned.candidates.join(full.candidates, on=["query_row", "register_row"],
+                                    suffix="_full")
+    assert joined.height == pruned.candidates.height
+    assert (joined["match_score"] - joined["match_score_full"]).abs().max() < 1e-9
+
+
+def test_prune_min_passes_must_be_at_least_two() -> None:
+    with pytest.raises(ConfigError, match="prune_min_passes"):
+        dataclasses.replace(SPEC, prune_min_passes=1)

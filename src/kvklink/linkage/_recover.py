@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import polars as pl
 
 from kvklink.errors import ConfigError, InputError, SchemaError
@@ -125,6 +126,14 @@ class RecoverySpec:
         Number of random query × reference pairs used when ``u_init="random"``.
     max_iter, tol
         EM iteration cap and tolerance.
+    prune_min_passes
+        Single-pass pruning: when a query has a candidate that at least this many blocking
+        passes found (it agrees on several keys at once), its candidates that only one pass
+        found are dropped before they are compared. Those are almost never its match, and
+        comparing them is most of the work: on the recovery benchmark 92% of the candidate
+        pairs came from a single pass and held 10% of the true pairs, nearly all of them for
+        queries without a multi-pass candidate (which keep every candidate); pruning at 3
+        kept recall and F1 and compared 80% fewer pairs. ``None`` compares every candidate.
 
     >>> spec = company_spec()
     >>> [f.name for f in spec.fields]
@@ -139,6 +148,7 @@ class RecoverySpec:
     random_pairs: int = 50_000
     max_iter: int = 1000
     tol: float = 1e-6
+    prune_min_passes: int | None = 3
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
@@ -157,6 +167,12 @@ class RecoverySpec:
             msg = (
                 f"Blocking keys refer to {len(unknown)} unknown field(s): {shown}. "
                 "Hint: blocking keys name standardised fields of the spec."
+            )
+            raise ConfigError(msg)
+        if self.prune_min_passes is not None and self.prune_min_passes < 2:
+            msg = (
+                f"'prune_min_passes' must be None or >= 2, got {self.prune_min_passes!r}. "
+                "Hint: keep the default 3, or None to compare every candidate pair."
             )
             raise ConfigError(msg)
         if self.random_pairs < 1 or self.max_iter < 1:
@@ -408,6 +424,33 @@ def _standardised(
             )
     frame_out = pl.DataFrame([columns[fc.name].alias(fc.name) for fc in spec.fields])
     return frame_out, [dictionaries[fc.name] for fc in spec.fields]
+
+
+#: Number of set bits of every byte value.
+_BITS_IN_BYTE = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def _prune_single_pass(cands: pl.DataFrame, min_passes: int) -> pl.DataFrame:
+    """Drop a query's single-pass candidates when it has one found by ``min_passes`` passes.
+
+    ``cands`` are candidate pairs sorted by query ``q`` with the bitmask ``passes`` of the
+    blocking passes that found each pair (as :func:`candidate_pairs` returns them). A query
+    whose candidates were all found by fewer than ``min_passes`` passes keeps every one.
+
+    >>> import polars as pl
+    >>> c = pl.DataFrame({"q": [0, 0, 0, 1, 1], "r": [1, 2, 3, 1, 4],
+    ...                   "passes": [0b111, 0b001, 0b011, 0b001, 0b010]})
+    >>> _prune_single_pass(c, 3).rows()
+    [(0, 1, 7), (0, 3, 3), (1, 1, 1), (1, 4, 2)]
+    """
+    masks = np.ascontiguousarray(cands["passes"].to_numpy(), dtype="<u4")
+    n_passes = _BITS_IN_BYTE[masks.view(np.uint8)].reshape(-1, 4).sum(axis=1)
+    q = cands["q"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
+    best = np.maximum.reduceat(n_passes, starts)
+    best_of_pair = np.repeat(best, np.diff(np.r_[starts, q.size]))
+    keep = (n_passes >= 2) | (best_of_pair < min_passes)
+    return cands.filter(pl.Series(keep))
 
 
 def _reordered(d: ValueDictionary, order: npt.NDArray[np.integer]) -> ValueDictionary:
@@ -672,6 +715,38 @@ def recover_kvk(
         logger.debug("blocking pass %s: %d pairs, %d keys skipped", st.name, st.pairs,
                      st.skipped_keys)
 
+    # With single-pass pruning, the model is still fitted on the candidate pairs *before*
+    # pruning (all of them, or a seeded sample of ``random_pairs`` when there are more): the
+    # kept pairs are mostly likely matches, and EM on them alone learns a different, more
+    # lenient model. Only the kept pairs are scored; the posterior's prior share and its
+    # number of competing targets also count the candidates before pruning.
+    fit_pairs: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None
+    n_targets_before: npt.NDArray[np.int64] | None = None
+    n_pairs_before = cands.height
+    if spec.prune_min_passes is not None and cands.height:
+        all_q = cands["q"].to_numpy()
+        all_r = cands["r"].to_numpy()
+        if n_pairs_before > spec.random_pairs:
+            take = np.random.default_rng([seed, 1]).choice(
+                n_pairs_before, size=spec.random_pairs, replace=False
+            )
+            take.sort()
+            fit_pairs = (all_q[take], all_r[take])
+        else:
+            fit_pairs = (all_q, all_r)
+        # distinct targets per query before pruning (see best_per_query's ``n_targets``)
+        width = np.uint64(int(rs["__tid"].max()) + 1)  # type: ignore[arg-type]
+        tid_full = rs["__tid"].to_numpy()[all_r].astype(np.uint64)
+        qt = pd.unique(all_q.astype(np.uint64) * width + tid_full)  # hashing, no sort
+        n_targets_before = np.bincount((qt // width).astype(np.int64), minlength=nq)
+        kept = _prune_single_pass(cands, spec.prune_min_passes)
+        # only queries that lost candidates get the floor (the others are scored as before)
+        lost = np.bincount(all_q, minlength=nq) != np.bincount(kept["q"].to_numpy(), minlength=nq)
+        n_targets_before = np.where(lost, n_targets_before, 0)
+        cands = kept
+        logger.debug("single-pass pruning: %d of %d candidate pairs kept", cands.height,
+                     n_pairs_before)
+
     n_levels = [f.n_levels for f in spec.fields]
     model: FellegiSunterModel | None = None
     scored_schema: dict[str, Any] = {"q": pl.UInt32, "r": pl.UInt32, "passes": pl.UInt32,
@@ -683,7 +758,8 @@ def recover_kvk(
         qdict = [_reordered(d, qorder) for d in qdicts]
         rdict = list(prepared.dictionaries)
         levels = _levels(qdict, rdict, qi, ri, spec)
-        u_cand = level_frequencies(levels, n_levels)
+        fit_levels = levels if fit_pairs is None else _levels(qdict, rdict, *fit_pairs, spec)
+        u_cand = level_frequencies(fit_levels, n_levels)
         if spec.u_init == "candidates":
             u_init = u_cand
         else:
@@ -696,8 +772,8 @@ def recover_kvk(
                 u_rand if spec.u_init == "random"
                 else tuple((a + b) / 2.0 for a, b in zip(u_rand, u_cand, strict=True))
             )
-        lam0 = float(np.clip(min(nq, cands.height) / (2.0 * cands.height), 1e-4, 0.5))
-        model = fit_fellegi_sunter(levels, n_levels, u_init=u_init, lambda_init=lam0,
+        lam0 = float(np.clip(min(nq, n_pairs_before) / (2.0 * n_pairs_before), 1e-4, 0.5))
+        model = fit_fellegi_sunter(fit_levels, n_levels, u_init=u_init, lambda_init=lam0,
                                    max_iter=spec.max_iter, tol=spec.tol)
         fw = [w[levels[:, j]] for j, w in enumerate(model.weights_)]
         total = np.full(levels.shape[0], model.prior_weight_)
@@ -727,12 +803,12 @@ def recover_kvk(
         ).to_numpy()
     prior_w = model.prior_weight_ if model is not None else 0.0
     p_any = (
-        float(np.clip(model.lambda_ * scored.height / max(nq, 1), 1e-3, 1.0 - 1e-3))
+        float(np.clip(model.lambda_ * n_pairs_before / max(nq, 1), 1e-3, 1.0 - 1e-3))
         if model is not None else 0.5
     )
     best, second, qprob = best_per_query(
         starts, tid_all[rcol] if rcol.size else np.zeros(0, dtype=np.uint32), score,
-        rcol, p_any=p_any, prior_weight=prior_w, valid=valid_flags,
+        rcol, p_any=p_any, prior_weight=prior_w, valid=valid_flags, n_targets=n_targets_before,
     )
     has_best = best >= 0
     has_second = second >= 0

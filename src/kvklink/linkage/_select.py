@@ -39,6 +39,7 @@ def _best_kernel(
     row: npt.NDArray[np.uint32],
     valid: npt.NDArray[np.bool_],
     use_valid: bool,
+    n_floor: npt.NDArray[np.int64],
     log_p: float,
     log_none: float,
     prior_weight: float,
@@ -94,7 +95,7 @@ def _best_kernel(
             elif runner < 0 or score[i] > score[runner]:
                 runner = i
         # log-sum-exp over the targets' terms and the "no match" term
-        log_n = math.log2(n_t)
+        log_n = math.log2(max(n_t, n_floor[g]))
         top = log_none
         for j in range(n_t):
             term = log_p - log_n + (score[t_best[j]] - prior_weight)
@@ -118,6 +119,7 @@ def best_per_query(
     p_any: float,
     prior_weight: float,
     valid: npt.NDArray[np.bool_] | None = None,
+    n_targets: npt.NDArray[np.integer] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Best pair, runner-up pair (best pair of another target) and posterior per query.
 
@@ -134,6 +136,11 @@ def best_per_query(
     valid
         Optional per-pair flag: when a query has at least one valid pair, its invalid pairs
         do not compete.
+    n_targets
+        Optional per-query number of distinct targets its blocking found, when some of its
+        pairs were dropped before scoring (single-pass pruning): the posterior's ``n`` is at
+        least this, and the dropped targets count with a Bayes factor of 0 (their match
+        weights are low by construction), so pruning does not inflate the posterior.
 
     Returns
     -------
@@ -152,10 +159,14 @@ def best_per_query(
         np.ascontiguousarray(valid, dtype=np.bool_) if valid is not None
         else np.zeros(1, dtype=np.bool_)
     )
+    floor = (
+        np.ascontiguousarray(n_targets, dtype=np.int64) if n_targets is not None
+        else np.zeros(nq, dtype=np.int64)
+    )
     _best_kernel(
         bounds, np.ascontiguousarray(tid, dtype=np.uint32),
         np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(row, dtype=np.uint32),
-        flags, use_valid, math.log2(p_any), math.log2(1.0 - p_any), float(prior_weight),
+        flags, use_valid, floor, math.log2(p_any), math.log2(1.0 - p_any), float(prior_weight),
         best, second, prob,
     )
     return best, second, prob
