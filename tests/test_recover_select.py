@@ -12,13 +12,14 @@ from kvklink.linkage._select import best_per_query
 
 
 def _reference(
-    groups: list[list[tuple[int, float, int, bool]]], p_any: float, prior: float, use_valid: bool
+    groups: list[list[tuple[int, float, int, bool]]], p_any: float, prior: float, use_valid: bool,
+    floors: list[int],
 ) -> tuple[list[int], list[int], list[float]]:
     best_out: list[int] = []
     second_out: list[int] = []
     prob_out: list[float] = []
     offset = 0
-    for pairs in groups:
+    for pairs, floor in zip(groups, floors, strict=True):
         idx = list(range(offset, offset + len(pairs)))
         offset += len(pairs)
         if not pairs:
@@ -36,7 +37,8 @@ def _reference(
                 per_target[tid] = (i, score, row)
         ranked = sorted(per_target.items(), key=lambda kv: (-kv[1][1], kv[0]))
         n = len(ranked)
-        terms = [math.log2(p_any) - math.log2(n) + (v[1] - prior) for _, v in ranked]
+        n_post = max(n, floor)  # targets dropped before scoring count with a Bayes factor of 0
+        terms = [math.log2(p_any) - math.log2(n_post) + (v[1] - prior) for _, v in ranked]
         log_none = math.log2(1 - p_any)
         top = max([*terms, log_none])
         den = top + math.log2(2 ** (log_none - top) + sum(2 ** (t - top) for t in terms))
@@ -60,9 +62,11 @@ _pair = st.tuples(
     st.floats(0.01, 0.99),
     st.floats(-5.0, 5.0),
     st.booleans(),
+    st.lists(st.integers(0, 9), min_size=6, max_size=6),
 )
 def test_selection_equals_the_reference(
-    groups: list[list[tuple[int, float, int, bool]]], p_any: float, prior: float, use_valid: bool
+    groups: list[list[tuple[int, float, int, bool]]], p_any: float, prior: float, use_valid: bool,
+    floors: list[int],
 ) -> None:
     flat = [p for g in groups for p in g]
     starts = np.cumsum([0] + [len(g) for g in groups])
@@ -70,9 +74,11 @@ def test_selection_equals_the_reference(
     score = np.array([p[1] for p in flat], dtype=np.float64)
     row = np.array([p[2] for p in flat], dtype=np.uint32)
     valid = np.array([p[3] for p in flat], dtype=bool) if use_valid else None
+    floors = floors[: len(groups)]
     best, second, prob = best_per_query(starts, tid, score, row, p_any=p_any,
-                                        prior_weight=prior, valid=valid)
-    ref_best, ref_second, ref_prob = _reference(groups, p_any, prior, use_valid)
+                                        prior_weight=prior, valid=valid,
+                                        n_targets=np.array(floors))
+    ref_best, ref_second, ref_prob = _reference(groups, p_any, prior, use_valid, floors)
     assert best.tolist() == ref_best
     assert second.tolist() == ref_second
     np.testing.assert_allclose(prob, ref_prob, rtol=1e-12, atol=1e-15)
