@@ -430,18 +430,18 @@ def _standardised(
 _BITS_IN_BYTE = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
-def _prune_single_pass(cands: pl.DataFrame, min_passes: int) -> pl.DataFrame:
-    """Drop a query's single-pass candidates when it has one found by ``min_passes`` passes.
+def _single_pass_kept(cands: pl.DataFrame, min_passes: int) -> npt.NDArray[np.bool_]:
+    """Which candidate pairs single-pass pruning keeps (``cands`` sorted by query ``q``).
 
-    ``cands`` are candidate pairs sorted by query ``q`` with the bitmask ``passes`` of the
-    blocking passes that found each pair (as :func:`candidate_pairs` returns them). A query
-    whose candidates were all found by fewer than ``min_passes`` passes keeps every one.
+    A pair is dropped when only one blocking pass found it (``passes`` is the bitmask of
+    the passes, as :func:`candidate_pairs` returns it) and another candidate of the same
+    query was found by at least ``min_passes`` passes.
 
     >>> import polars as pl
     >>> c = pl.DataFrame({"q": [0, 0, 0, 1, 1], "r": [1, 2, 3, 1, 4],
     ...                   "passes": [0b111, 0b001, 0b011, 0b001, 0b010]})
-    >>> _prune_single_pass(c, 3).rows()
-    [(0, 1, 7), (0, 3, 3), (1, 1, 1), (1, 4, 2)]
+    >>> _single_pass_kept(c, 3).tolist()
+    [True, False, True, True, True]
     """
     masks = np.ascontiguousarray(cands["passes"].to_numpy(), dtype="<u4")
     n_passes = _BITS_IN_BYTE[masks.view(np.uint8)].reshape(-1, 4).sum(axis=1)
@@ -449,8 +449,8 @@ def _prune_single_pass(cands: pl.DataFrame, min_passes: int) -> pl.DataFrame:
     starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
     best = np.maximum.reduceat(n_passes, starts)
     best_of_pair = np.repeat(best, np.diff(np.r_[starts, q.size]))
-    keep = (n_passes >= 2) | (best_of_pair < min_passes)
-    return cands.filter(pl.Series(keep))
+    kept: npt.NDArray[np.bool_] = (n_passes >= 2) | (best_of_pair < min_passes)
+    return kept
 
 
 def _reordered(d: ValueDictionary, order: npt.NDArray[np.integer]) -> ValueDictionary:
@@ -721,31 +721,34 @@ def recover_kvk(
     # lenient model. Only the kept pairs are scored; the posterior's prior share and its
     # number of competing targets also count the candidates before pruning.
     fit_pairs: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None
+    keep_mask: npt.NDArray[np.bool_] | None = None  # kept pairs, when all pairs are fitted on
     n_targets_before: npt.NDArray[np.int64] | None = None
     n_pairs_before = cands.height
     if spec.prune_min_passes is not None and cands.height:
-        all_q = cands["q"].to_numpy()
-        all_r = cands["r"].to_numpy()
-        if n_pairs_before > spec.random_pairs:
-            take = np.random.default_rng([seed, 1]).choice(
-                n_pairs_before, size=spec.random_pairs, replace=False
-            )
-            take.sort()
-            fit_pairs = (all_q[take], all_r[take])
-        else:
-            fit_pairs = (all_q, all_r)
-        # distinct targets per query before pruning (see best_per_query's ``n_targets``)
-        width = np.uint64(int(rs["__tid"].max()) + 1)  # type: ignore[arg-type]
-        tid_full = rs["__tid"].to_numpy()[all_r].astype(np.uint64)
-        qt = pd.unique(all_q.astype(np.uint64) * width + tid_full)  # hashing, no sort
-        n_targets_before = np.bincount((qt // width).astype(np.int64), minlength=nq)
-        kept = _prune_single_pass(cands, spec.prune_min_passes)
-        # only queries that lost candidates get the floor (the others are scored as before)
-        lost = np.bincount(all_q, minlength=nq) != np.bincount(kept["q"].to_numpy(), minlength=nq)
-        n_targets_before = np.where(lost, n_targets_before, 0)
-        cands = kept
-        logger.debug("single-pass pruning: %d of %d candidate pairs kept", cands.height,
-                     n_pairs_before)
+        keep = _single_pass_kept(cands, spec.prune_min_passes)
+        if not keep.all():
+            all_q = cands["q"].to_numpy()
+            all_r = cands["r"].to_numpy()
+            if n_pairs_before > spec.random_pairs:
+                take = np.random.default_rng([seed, 1]).choice(
+                    n_pairs_before, size=spec.random_pairs, replace=False
+                )
+                take.sort()
+                fit_pairs = (all_q[take], all_r[take])
+            else:
+                keep_mask = keep  # few pairs: compare them all once, fit on all, score the kept
+            # distinct targets per query before pruning (see best_per_query's ``n_targets``);
+            # only queries that lost candidates get this floor
+            width = np.uint64(int(rs["__tid"].max()) + 1)  # type: ignore[arg-type]
+            tid_full = rs["__tid"].to_numpy()[all_r].astype(np.uint64)
+            qt = pd.unique(all_q.astype(np.uint64) * width + tid_full)  # hashing, no sort
+            n_targets_before = np.bincount((qt // width).astype(np.int64), minlength=nq)
+            lost = np.bincount(all_q[~keep], minlength=nq) > 0
+            n_targets_before = np.where(lost, n_targets_before, 0)
+            if keep_mask is None:
+                cands = cands.filter(pl.Series(keep))
+            logger.debug("single-pass pruning: %d of %d candidate pairs kept",
+                         int(keep.sum()), n_pairs_before)
 
     n_levels = [f.n_levels for f in spec.fields]
     model: FellegiSunterModel | None = None
@@ -759,6 +762,9 @@ def recover_kvk(
         rdict = list(prepared.dictionaries)
         levels = _levels(qdict, rdict, qi, ri, spec)
         fit_levels = levels if fit_pairs is None else _levels(qdict, rdict, *fit_pairs, spec)
+        if keep_mask is not None:  # fitted on every candidate, scored on the kept ones
+            cands = cands.filter(pl.Series(keep_mask))
+            levels = levels[keep_mask]
         u_cand = level_frequencies(fit_levels, n_levels)
         if spec.u_init == "candidates":
             u_init = u_cand
