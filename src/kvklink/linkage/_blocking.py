@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import polars as pl
@@ -316,21 +317,47 @@ def _rarest(
     return ranked.join(keep, on=[row, col], how="semi").drop("__df", "__rank")
 
 
-def _probe(
-    hq: npt.NDArray[np.uint64], index: _PassIndex
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """For every query key: which index block it hits (-1: none) and the block size."""
-    if index.keys.size == 0:
-        return np.full(hq.size, -1, dtype=np.int64), np.zeros(hq.size, dtype=np.int64)
-    # searching sorted needles walks the index in order (far fewer cache misses)
-    order = np.argsort(hq)
-    pos = np.empty(hq.size, dtype=np.int64)
-    pos[order] = np.searchsorted(index.keys, hq[order])
-    pos_c = np.minimum(pos, index.keys.size - 1)
-    hit = (pos < index.keys.size) & (index.keys[pos_c] == hq)
-    block = np.where(hit, pos_c, -1)
-    sizes = np.where(hit, index.starts[pos_c + 1] - index.starts[pos_c], 0)
-    return block, sizes
+@numba.njit(cache=True)
+def _probe_expand(
+    hq: npt.NDArray[np.uint64],
+    order: npt.NDArray[np.int64],
+    qrows: npt.NDArray[np.uint32],
+    keys: npt.NDArray[np.uint64],
+    starts: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.uint32],
+    width: np.uint64,
+    n_bits: np.uint64,
+    bit: np.uint64,
+) -> npt.NDArray[np.uint64]:  # pragma: no cover - compiled
+    """Every (query row, reference row) pair whose key hits a block, packed as one uint64.
+
+    ``pair = ((q * width + r) << n_bits) | bit``. The query keys are visited in sorted order
+    (``order`` sorts ``hq``), each binary search starting where the previous one ended, so the
+    index is walked once in order; the hits are counted, then written.
+    """
+    n = hq.size
+    block = np.full(n, -1, dtype=np.int64)
+    total = 0
+    m = keys.size
+    lo = 0
+    for j in range(n):
+        i = order[j]
+        pos = lo + np.searchsorted(keys[lo:], hq[i])
+        lo = pos
+        if pos < m and keys[pos] == hq[i]:
+            block[i] = pos
+            total += starts[pos + 1] - starts[pos]
+    out = np.empty(total, dtype=np.uint64)
+    k = 0
+    for i in range(n):
+        b = block[i]
+        if b < 0:
+            continue
+        base = np.uint64(qrows[i]) * width
+        for t in range(starts[b], starts[b + 1]):
+            out[k] = ((base + np.uint64(rows[t])) << n_bits) | bit
+            k += 1
+    return out
 
 
 def candidate_pairs(
@@ -370,15 +397,15 @@ def candidate_pairs(
         rare = [f"__k{i}" for i, k in enumerate(bp.keys) if k.endswith(":rare")]
         if rare:
             lk = _rarest(lk, left_row, rare[0], pidx)
-        block, sizes = _probe(_key_hashes(lk, len(bp.keys)), pidx)
-        total = int(sizes.sum())
-        qrows = lk[left_row].to_numpy().astype(np.uint64)
         # expand every (query key, block) hit into its (query, reference row) pairs
-        q_rep = np.repeat(qrows, sizes)
-        first = np.repeat(pidx.starts[np.maximum(block, 0)] - (np.cumsum(sizes) - sizes), sizes)
-        r_rep = pidx.rows[first + np.arange(total, dtype=np.int64)].astype(np.uint64)
-        pair = (q_rep * np.uint64(max(index.n_rows, 1)) + r_rep) << np.uint64(n_bits)
-        packed.append(pair | np.uint64(bit))
+        hq = np.ascontiguousarray(_key_hashes(lk, len(bp.keys)))
+        packed.append(
+            _probe_expand(
+                hq, np.argsort(hq), np.ascontiguousarray(lk[left_row].to_numpy(), dtype=np.uint32),
+                pidx.keys, pidx.starts, pidx.rows,
+                np.uint64(max(index.n_rows, 1)), np.uint64(n_bits), np.uint64(bit),
+            )
+        )
     stats_pairs = np.zeros(len(passes), dtype=np.int64)
     allp = np.sort(np.concatenate(packed)) if packed else np.zeros(0, dtype=np.uint64)
     if allp.size:
