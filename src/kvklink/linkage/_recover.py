@@ -78,6 +78,7 @@ from kvklink.linkage._standardise import (
     _name_from_base,
     clean_expr,
 )
+from kvklink.linkage._strings import prepare_tokens
 
 __all__ = [
     "RECOVERY_STATUSES",
@@ -613,6 +614,8 @@ def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None)
     )
     order = rs["__orig"].to_numpy()
     dictionaries = tuple(_reordered(d, order) for d in rdicts)
+    for fc, d in zip(spec.fields, dictionaries, strict=True):
+        prepare_tokens(d.encoded, fc.similarity)  # tokenised once for every batch
     index = block_index(rs.select("r", *names), spec.blocking)
     return PreparedReference(spec=spec, frame=r, standardised=rs, dictionaries=dictionaries,
                              index=index)

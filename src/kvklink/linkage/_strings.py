@@ -80,7 +80,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, TypeVar, cast, get_args
 
 import numba
@@ -103,6 +103,7 @@ __all__ = [
     "encode_strings",
     "pair_levels",
     "pair_similarities",
+    "prepare_tokens",
 ]
 
 #: The similarity names (the field comparisons of :mod:`kvklink.linkage._compare` use it).
@@ -154,6 +155,10 @@ def _leaf(func: _F) -> _F:
     return cast(_F, numba.njit(**_LEAF)(func))
 
 
+#: Sorted token text of strings: code points (same offsets as the strings), lengths, signatures.
+_TokenText = tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.uint64]]
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class EncodedStrings:
     """n strings as one flat uint32 array of unicode code points plus int64 offsets (n + 1).
@@ -169,6 +174,11 @@ class EncodedStrings:
 
     codepoints: npt.NDArray[np.uint32]
     offsets: npt.NDArray[np.int64]
+    #: Sorted token text of every string, per ``dedupe`` flag (filled on first use, so a
+    #: register's strings are tokenised once for all batches of queries).
+    token_cache: dict[bool, _TokenText] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         # The kernels read without bounds checks: refuse offsets that leave the array.
@@ -810,25 +820,38 @@ def _sort_tokens(
             out_sig[s] = sig
 
 
-def _tokens(
-    enc: EncodedStrings, codes: npt.NDArray[np.int64], *, dedupe: bool
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
-    """Sorted (with ``dedupe``: distinct) tokens joined by spaces, for the strings ``codes`` uses.
+def _tokens(enc: EncodedStrings, *, dedupe: bool) -> _TokenText:
+    """Sorted (with ``dedupe``: distinct) tokens joined by spaces, for every string of ``enc``.
 
     Returns the joined text (same offsets as ``enc``), its length per string and a token
     signature per string (see :func:`_sort_tokens`). The joined text of a string without
-    tokens is empty.
+    tokens is empty. Computed once per ``enc`` and flag, then taken from its cache.
     """
+    got = enc.token_cache.get(dedupe)
+    if got is not None:
+        return got
     n = len(enc)
-    used = np.zeros(n, dtype=np.bool_)
-    used[codes[codes >= 0]] = True
+    used = np.ones(n, dtype=np.bool_)
     out = np.empty(enc.codepoints.size, dtype=np.uint32)
     out_len = np.zeros(n, dtype=np.int64)
     out_sig = np.zeros(n, dtype=np.uint64)
     max_len = int(np.diff(enc.offsets).max(initial=0))
     _sort_tokens(enc.codepoints, enc.offsets, used, dedupe, out, out_len, out_sig, max_len,
                  _n_chunks(n))
+    enc.token_cache[dedupe] = (out, out_len, out_sig)
     return out, out_len, out_sig
+
+
+def prepare_tokens(enc: EncodedStrings, similarity: str) -> None:
+    """Tokenise ``enc`` now if ``similarity`` compares tokens (e.g. for a reference frame).
+
+    >>> import polars as pl
+    >>> enc = encode_strings(pl.Series(["b a", "c"]))
+    >>> prepare_tokens(enc, "token_set"); sorted(enc.token_cache)
+    [True]
+    """
+    if similarity in ("token_sort", "token_set", "jaro_winkler_token_set"):
+        _tokens(enc, dedupe=similarity != "token_sort")
 
 
 @_leaf
@@ -1281,8 +1304,8 @@ def _run(
     if n == 0:
         return out_sim, out_lev
     if sim in _TOKENISED:
-        a_tok = _tokens(left, lc, dedupe=sim != _TOKEN_SORT)
-        b_tok = _tokens(right, rc, dedupe=sim != _TOKEN_SORT)
+        a_tok = _tokens(left, dedupe=sim != _TOKEN_SORT)
+        b_tok = _tokens(right, dedupe=sim != _TOKEN_SORT)
     else:  # not read
         a_tok = (left.codepoints, np.zeros(len(left), dtype=np.int64),
                  np.zeros(len(left), dtype=np.uint64))
