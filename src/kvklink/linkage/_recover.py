@@ -393,25 +393,29 @@ def _standardised(
         by_column.setdefault(fc.left if side == "left" else fc.right, []).append(fc)
     columns: dict[str, pl.Series] = {}
     dictionaries: dict[str, ValueDictionary] = {}
+
+    def expr(fc: FieldComparison) -> pl.Expr:
+        if fc.cleaner == "company_name":
+            return _name_from_base(pl.col("__b"))
+        if fc.cleaner == "legal_form":
+            return _form_from_base(pl.col("__b"))
+        return clean_expr(pl.col("__v"), fc.cleaner)
+
+    factorized: list[tuple[list[FieldComparison], npt.NDArray[np.int64]]] = []
+    plans: list[pl.LazyFrame] = []
     for column, fields in by_column.items():
         values = frame.get_column(column)
         if isinstance(values.dtype, (pl.Categorical, pl.Enum)):
             values = values.cast(pl.Utf8)
         codes, uniq = factorize(values)
-        distinct = pl.DataFrame({"__v": uniq})
+        plan = pl.DataFrame({"__v": uniq}).lazy()
         # Company names feed two fields (name and legal form): fold and squash them once.
-        base = {"company_name", "legal_form"} & {fc.cleaner for fc in fields}
-        if base:
-            distinct = distinct.with_columns(_company_base(pl.col("__v")).alias("__b"))
-
-        def expr(fc: FieldComparison) -> pl.Expr:
-            if fc.cleaner == "company_name":
-                return _name_from_base(pl.col("__b"))
-            if fc.cleaner == "legal_form":
-                return _form_from_base(pl.col("__b"))
-            return clean_expr(pl.col("__v"), fc.cleaner)
-
-        cleaned = distinct.select(*(expr(fc).alias(fc.name) for fc in fields))
+        if {"company_name", "legal_form"} & {fc.cleaner for fc in fields}:
+            plan = plan.with_columns(_company_base(pl.col("__v")).alias("__b"))
+        plans.append(plan.select(*(expr(fc).alias(fc.name) for fc in fields)))
+        factorized.append((fields, codes))
+    # the columns are cleaned concurrently (one polars query per column, run together)
+    for (fields, codes), cleaned in zip(factorized, pl.collect_all(plans), strict=True):
         present = codes >= 0
         gather_codes = pl.Series(codes).set(pl.Series(~present), None)
         for fc in fields:
