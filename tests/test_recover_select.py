@@ -82,3 +82,32 @@ def test_selection_equals_the_reference(
     assert best.tolist() == ref_best
     assert second.tolist() == ref_second
     np.testing.assert_allclose(prob, ref_prob, rtol=1e-12, atol=1e-15)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(1, 63), st.integers(0, 5)), max_size=8),
+        min_size=1, max_size=6,
+    ),
+    st.integers(2, 4),
+)
+def test_single_pass_pruning_equals_the_reference(
+    groups: list[list[tuple[int, int]]], min_passes: int
+) -> None:
+    from kvklink.linkage._select import single_pass_pruning
+
+    flat = [p for g in groups for p in g]
+    starts = np.cumsum([0] + [len(g) for g in groups])
+    masks = np.array([m for m, _ in flat], dtype=np.uint32)
+    tids = np.array([t for _, t in flat], dtype=np.uint32)
+    keep, n_targets = single_pass_pruning(starts, masks, tids, min_passes)
+    ref_keep: list[bool] = []
+    ref_n: list[int] = []
+    for g in groups:
+        best = max((bin(m).count("1") for m, _ in g), default=0)
+        kept = [best < min_passes or bin(m).count("1") >= 2 for m, _ in g]
+        ref_keep += kept
+        ref_n.append(len({t for _, t in g}) if not all(kept) else 0)
+    assert keep.tolist() == ref_keep
+    assert n_targets.tolist() == ref_n

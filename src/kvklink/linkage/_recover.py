@@ -46,7 +46,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 from kvklink.errors import ConfigError, InputError, SchemaError
@@ -71,7 +70,7 @@ from kvklink.linkage._fellegi_sunter import (
     fit_fellegi_sunter,
     level_frequencies,
 )
-from kvklink.linkage._select import best_per_query
+from kvklink.linkage._select import best_per_query, single_pass_pruning
 from kvklink.linkage._standardise import (
     _company_base,
     _form_from_base,
@@ -431,33 +430,6 @@ def _standardised(
     return frame_out, [dictionaries[fc.name] for fc in spec.fields]
 
 
-#: Number of set bits of every byte value.
-_BITS_IN_BYTE = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-
-
-def _single_pass_kept(cands: pl.DataFrame, min_passes: int) -> npt.NDArray[np.bool_]:
-    """Which candidate pairs single-pass pruning keeps (``cands`` sorted by query ``q``).
-
-    A pair is dropped when only one blocking pass found it (``passes`` is the bitmask of
-    the passes, as :func:`candidate_pairs` returns it) and another candidate of the same
-    query was found by at least ``min_passes`` passes.
-
-    >>> import polars as pl
-    >>> c = pl.DataFrame({"q": [0, 0, 0, 1, 1], "r": [1, 2, 3, 1, 4],
-    ...                   "passes": [0b111, 0b001, 0b011, 0b001, 0b010]})
-    >>> _single_pass_kept(c, 3).tolist()
-    [True, False, True, True, True]
-    """
-    masks = np.ascontiguousarray(cands["passes"].to_numpy(), dtype="<u4")
-    n_passes = _BITS_IN_BYTE[masks.view(np.uint8)].reshape(-1, 4).sum(axis=1)
-    q = cands["q"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, q[1:] != q[:-1]])
-    best = np.maximum.reduceat(n_passes, starts)
-    best_of_pair = np.repeat(best, np.diff(np.r_[starts, q.size]))
-    kept: npt.NDArray[np.bool_] = (n_passes >= 2) | (best_of_pair < min_passes)
-    return kept
-
-
 def _reordered(d: ValueDictionary, order: npt.NDArray[np.integer]) -> ValueDictionary:
     """The same dictionary with its rows permuted (``order[i]`` = old row of new row i)."""
     return ValueDictionary(values=d.values, codes=d.codes[order], encoded=d.encoded)
@@ -732,28 +704,24 @@ def recover_kvk(
     n_targets_before: npt.NDArray[np.int64] | None = None
     n_pairs_before = cands.height
     if spec.prune_min_passes is not None and cands.height:
-        keep = _single_pass_kept(cands, spec.prune_min_passes)
-        if not keep.all():
-            all_q = cands["q"].to_numpy()
-            all_r = cands["r"].to_numpy()
+        all_q = cands["q"].to_numpy()
+        all_r = cands["r"].to_numpy()
+        keep, n_targets_before = single_pass_pruning(
+            np.searchsorted(all_q, np.arange(nq + 1, dtype=all_q.dtype)),
+            cands["passes"].to_numpy(), rs["__tid"].to_numpy()[all_r], spec.prune_min_passes,
+        )
+        if keep.all():
+            n_targets_before = None
+        else:
             if n_pairs_before > spec.random_pairs:
                 take = np.random.default_rng([seed, 1]).choice(
                     n_pairs_before, size=spec.random_pairs, replace=False
                 )
                 take.sort()
                 fit_pairs = (all_q[take], all_r[take])
+                cands = cands.filter(pl.Series(keep))
             else:
                 keep_mask = keep  # few pairs: compare them all once, fit on all, score the kept
-            # distinct targets per query before pruning (see best_per_query's ``n_targets``);
-            # only queries that lost candidates get this floor
-            width = np.uint64(int(rs["__tid"].max()) + 1)  # type: ignore[arg-type]
-            tid_full = rs["__tid"].to_numpy()[all_r].astype(np.uint64)
-            qt = pd.unique(all_q.astype(np.uint64) * width + tid_full)  # hashing, no sort
-            n_targets_before = np.bincount((qt // width).astype(np.int64), minlength=nq)
-            lost = np.bincount(all_q[~keep], minlength=nq) > 0
-            n_targets_before = np.where(lost, n_targets_before, 0)
-            if keep_mask is None:
-                cands = cands.filter(pl.Series(keep))
             logger.debug("single-pass pruning: %d of %d candidate pairs kept",
                          int(keep.sum()), n_pairs_before)
 

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["best_per_query"]
+__all__ = ["best_per_query", "single_pass_pruning"]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -170,3 +170,77 @@ def best_per_query(
         best, second, prob,
     )
     return best, second, prob
+
+
+@numba.njit(cache=True)
+def _pruning_kernel(
+    starts: npt.NDArray[np.int64],
+    passes: npt.NDArray[np.uint32],
+    tid: npt.NDArray[np.uint32],
+    min_passes: int,
+    n_tid: int,
+    keep: npt.NDArray[np.bool_],
+    n_targets: npt.NDArray[np.int64],
+) -> None:  # pragma: no cover - compiled
+    stamp = np.zeros(n_tid + 1, dtype=np.int64)  # last query that counted each target
+    for g in range(starts.size - 1):
+        s = starts[g]
+        e = starts[g + 1]
+        best = 0
+        for i in range(s, e):
+            best = max(best, _bits(passes[i]))
+        if best < min_passes:
+            continue
+        lost = False
+        distinct = 0
+        for i in range(s, e):
+            t = tid[i]
+            if stamp[t] != g + 1:
+                stamp[t] = g + 1
+                distinct += 1
+            if _bits(passes[i]) < 2:
+                keep[i] = False
+                lost = True
+        if lost:
+            n_targets[g] = distinct
+
+
+@numba.njit(cache=True, inline="always")
+def _bits(x: np.uint32) -> int:  # pragma: no cover - compiled
+    n = 0
+    while x:
+        x &= x - np.uint32(1)
+        n += 1
+    return n
+
+
+def single_pass_pruning(
+    starts: npt.NDArray[np.integer],
+    passes: npt.NDArray[np.uint32],
+    tid: npt.NDArray[np.uint32],
+    min_passes: int,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Which candidate pairs single-pass pruning keeps, and the targets of pruned queries.
+
+    Pairs are sorted by query (query ``g`` owns ``starts[g]:starts[g + 1]``); ``passes`` is
+    the bitmask of the blocking passes that found each pair and ``tid`` its target rank. A
+    pair is dropped when one pass found it and another candidate of its query was found by
+    at least ``min_passes`` passes. ``n_targets[g]`` is the number of distinct targets among
+    query ``g``'s candidates before pruning when it lost any (else 0): see the
+    ``n_targets`` argument of :func:`best_per_query`.
+
+    >>> import numpy as np
+    >>> keep, n = single_pass_pruning(
+    ...     np.array([0, 3, 5]), np.array([0b111, 0b001, 0b011, 0b001, 0b010], dtype=np.uint32),
+    ...     np.array([4, 5, 4, 1, 2], dtype=np.uint32), 3)
+    >>> keep.tolist(), n.tolist()
+    ([True, False, True, True, True], [2, 0])
+    """
+    bounds = np.ascontiguousarray(starts, dtype=np.int64)
+    keep = np.ones(passes.size, dtype=np.bool_)
+    n_targets = np.zeros(max(bounds.size - 1, 0), dtype=np.int64)
+    if passes.size:
+        tids = np.ascontiguousarray(tid, dtype=np.uint32)
+        _pruning_kernel(bounds, np.ascontiguousarray(passes, dtype=np.uint32), tids,
+                        int(min_passes), int(tids.max()), keep, n_targets)
+    return keep, n_targets
