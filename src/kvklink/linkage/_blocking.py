@@ -51,6 +51,7 @@ __all__ = [
     "block_index",
     "candidate_pairs",
     "key_fields",
+    "load_kernels",
 ]
 
 _HASH_SEED = 0x6B766B
@@ -358,6 +359,14 @@ def _probe_expand(
             out[k] = ((base + np.uint64(rows[t])) << n_bits) | bit
             k += 1
     return out
+
+
+def load_kernels() -> None:
+    """Load (or compile) the compiled probe step now, with the dtypes a real call uses."""
+    one = np.zeros(1, dtype=np.uint64)
+    _probe_expand(one, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint32), one,
+                  np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.uint32),
+                  np.uint64(1), np.uint64(1), np.uint64(0))
 
 
 def candidate_pairs(
