@@ -14,6 +14,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
 
 from kvklink.errors import ConfigError, InputError, SchemaError
+from kvklink.linkage._compare import _SCORERS
 from kvklink.linkage._strings import (
     SIMILARITIES,
     EncodedStrings,
@@ -43,14 +44,8 @@ REFERENCE: dict[str, Callable[[str, str], float]] = {
     "exact": lambda a, b: float(a == b),
 }
 
-CPDIST: dict[str, tuple[Any, float]] = {
-    "jaro_winkler": (JaroWinkler.normalized_similarity, 1.0),
-    "jaro": (Jaro.normalized_similarity, 1.0),
-    "levenshtein": (Levenshtein.normalized_similarity, 1.0),
-    "indel": (Indel.normalized_similarity, 1.0),
-    "token_sort": (fuzz.token_sort_ratio, 100.0),
-    "token_set": (fuzz.token_set_ratio, 100.0),
-}
+# rapidfuzz scorer and scale per similarity: the reference path of kvklink.linkage._compare
+CPDIST: dict[str, tuple[Any, float]] = dict(_SCORERS)
 
 # letters, digits, hyphens, several kinds of whitespace (ASCII, U+00A0/U+0085 which rapidfuzz
 # treats as whitespace only in strings holding a code point above U+00FF, wide spaces),

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Literal
+from typing import Literal
 
 import numba
 import numpy as np
@@ -66,6 +66,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kvklink.errors import InputError, SchemaError
+from kvklink.frames import large_string_array
 
 __all__ = ["hmac_sha256_hex"]
 
@@ -413,19 +414,11 @@ def _hmac_python(key: bytes, prefix: bytes, values: pl.Series) -> pl.Series:
     return pl.Series(values.name, out, dtype=pl.String)
 
 
-def _as_large_string(values: pl.Series) -> Any:
-    arr = values.to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.large_string():
-        arr = pc.cast(arr, pa.large_string())
-    return arr
-
 
 def _hmac_numba(key: bytes, prefix: bytes, values: pl.Series) -> pl.Series:
     """Fast path: the numba kernel over the Arrow buffers of ``values`` (no loop in Python)."""
     n = values.len()
-    arr = _as_large_string(values)
+    arr = large_string_array(values)
     _, offsets_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
     data = (

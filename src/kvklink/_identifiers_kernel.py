@@ -14,14 +14,13 @@ Codes: ``0`` ok, ``2`` vestigingsnummer, ``3`` rsin_or_bsn, ``5`` malformed, ``6
 
 from __future__ import annotations
 
-from typing import Any
-
 import numba
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from kvklink.frames import large_string_array
 
 __all__ = ["UNDECIDED", "classify_text"]
 
@@ -97,14 +96,6 @@ def _classify_kernel(
         codes[i] = code
 
 
-def _as_large_string(values: pl.Series) -> Any:
-    arr = values.to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.large_string():
-        arr = pc.cast(arr, pa.large_string())
-    return arr
-
 
 def classify_text(values: pl.Series) -> tuple[npt.NDArray[np.uint8], pl.Series]:
     """Return (codes, kvk) for a ``String`` series.
@@ -113,7 +104,7 @@ def classify_text(values: pl.Series) -> tuple[npt.NDArray[np.uint8], pl.Series]:
     8-digit string where the code is ``ok`` and null elsewhere.
     """
     n = values.len()
-    arr = _as_large_string(values)
+    arr = large_string_array(values)
     buffers = arr.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
     data = (

@@ -21,10 +21,18 @@ from typing import Any, Literal, TypeAlias
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kvklink.errors import SchemaError
 
-__all__ = ["AnyFrame", "FrameKind", "like_input", "require_columns", "to_polars"]
+__all__ = [
+    "AnyFrame",
+    "FrameKind",
+    "large_string_array",
+    "like_input",
+    "require_columns",
+    "to_polars",
+]
 
 FrameKind: TypeAlias = Literal["polars", "pandas"]
 AnyFrame: TypeAlias = pl.DataFrame | pd.DataFrame
@@ -101,3 +109,21 @@ def require_columns(frame: pl.DataFrame, columns: Iterable[str], *, argument: st
             f"It has: {have}{more}. Hint: pass the right column name or rename the column."
         )
         raise SchemaError(msg)
+
+
+def large_string_array(values: pl.Series) -> Any:
+    """The values as one contiguous Arrow ``large_string`` array (int64 offsets + bytes).
+
+    What the compiled kernels read: ``arr.buffers()`` gives the validity, offsets and data
+    buffers without copying the text again.
+
+    >>> import polars as pl
+    >>> large_string_array(pl.Series(["ab", None])).type
+    DataType(large_string)
+    """
+    arr = values.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = pc.cast(arr, pa.large_string())
+    return arr

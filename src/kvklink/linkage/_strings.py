@@ -87,14 +87,13 @@ import numba
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 from llvmlite import ir  # type: ignore[import-untyped]
 from numba.core import cgutils as _cgutils
 from numba.core import types
 from numba.extending import intrinsic
 
 from kvklink.errors import ConfigError, InputError, SchemaError
+from kvklink.frames import large_string_array
 
 __all__ = [
     "SIMILARITIES",
@@ -303,14 +302,6 @@ def _count_code_points(
             counts[i] = k
 
 
-def _as_large_string(values: pl.Series) -> Any:
-    arr = values.to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.large_string():
-        arr = pc.cast(arr, pa.large_string())
-    return arr
-
 
 def _n_chunks(n: int) -> int:
     return max(1, min(n, 16 * numba.get_num_threads()))
@@ -357,7 +348,7 @@ def encode_strings(values: pl.Series) -> EncodedStrings:
     n = values.len()
     if n == 0:
         return EncodedStrings(np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64))
-    arr = _as_large_string(values)
+    arr = large_string_array(values)
     _, offsets_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + n + 1]
     data = (
