@@ -303,16 +303,19 @@ class RecoveryResult:
         best target is the query's match, assuming at most one true target per query: the
         candidates compete, so an ambiguous query gets a low probability), ``match_score``
         (total pairwise match weight, log2 Bayes factor incl. prior), ``match_margin`` (gap to
-        the best *other* target value; null when there is none), ``n_candidates``,
+        the best *other* target value; null when there is none), ``n_candidates`` (candidate
+        pairs scored for the query, after single-pass pruning),
         ``best_candidate`` (the best target value whatever the status), ``register_row``
         (0-based row of the best reference record), ``runner_up`` and
         ``runner_up_register_row`` (the second-best target value and its record, shown to
         reviewers next to the best one) and ``w_<field>`` (the partial
         Fellegi–Sunter weight of each field: the per-field explanation of the score).
     candidates
-        Every scored candidate pair (polars): ``query_row``, ``register_row``, target,
-        ``match_score``, ``match_probability`` (pairwise), ``w_<field>``, ``passes`` (bitmask of the
-        blocking passes that found the pair).
+        Every scored candidate pair (polars; built on first access): ``query_row``,
+        ``register_row``, target, ``match_score``, ``match_probability`` (pairwise),
+        ``w_<field>``, ``passes`` (bitmask of the blocking passes that found the pair). Pairs
+        dropped by single-pass pruning (see :class:`RecoverySpec`) are not scored and not
+        listed; ``blocking`` counts every pair each pass found.
     model
         The fitted :class:`FellegiSunterModel` (None when blocking found no pair).
     """
