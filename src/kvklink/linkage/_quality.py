@@ -9,7 +9,8 @@ Definitions (one prediction per query, the best candidate's target value):
   counts every matchable query, including those left in review or rejected), F1 their
   harmonic mean;
 * *blocking recall* is the share of matchable queries whose true target value is among their
-  candidate pairs; the *reduction ratio* is ``1 - pairs / (queries × reference rows)``.
+  scored candidate pairs (after blocking and single-pass pruning); the *reduction ratio* is
+  ``1 - scored pairs / (queries × reference rows)``.
 
 Examples
 --------
