@@ -86,9 +86,9 @@ def test_repr_shows_counts_not_values(small) -> None:  # type: ignore[no-untyped
     assert not re.search(r"\d{8}", text)
 
 
-#: With few ``random_pairs`` the model is fitted on a seeded sample of the candidates before
+#: With a small ``fit_pairs`` the model is fitted on a seeded sample of the candidates before
 #: single-pass pruning (the path large inputs take).
-SAMPLED_FIT = dataclasses.replace(SPEC, random_pairs=200)
+SAMPLED_FIT = dataclasses.replace(SPEC, fit_pairs=200)
 
 
 @settings(max_examples=8, deadline=None)
