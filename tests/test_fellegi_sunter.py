@@ -89,3 +89,23 @@ def test_bad_inputs_are_refused() -> None:
         fit_fellegi_sunter(np.zeros((0, 2), dtype=np.int8), (3, 3))
     with pytest.raises(LinkageError, match="fields were declared"):
         fit_fellegi_sunter(np.ones((4, 2), dtype=np.int8), (3,))
+
+
+def test_pair_weights_equal_repeating_the_pairs() -> None:
+    """A pair with weight 3 counts like three copies of it (sampled pairs standing for more)."""
+    rng = np.random.default_rng(3)
+    match = rng.random(3000) < 0.2
+    agree = rng.random((3000, 3)) < np.where(match[:, None], 0.9, 0.1)
+    levels = np.where(agree, 2, 1).astype(np.int8)
+    levels[rng.random(levels.shape) < 0.05] = 0
+    weights = rng.integers(1, 4, 3000).astype(np.float64)
+    weighted = fit_fellegi_sunter(levels, (3, 3, 3), weights=weights)
+    repeated = fit_fellegi_sunter(np.repeat(levels, weights.astype(int), axis=0), (3, 3, 3))
+    assert weighted.n_iter_ == repeated.n_iter_
+    assert abs(weighted.lambda_ - repeated.lambda_) < 1e-9
+    for a, b in zip(weighted.m_ + weighted.u_, repeated.m_ + repeated.u_, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    freq_w = level_frequencies(levels, (3, 3, 3), weights=weights)
+    freq_r = level_frequencies(np.repeat(levels, weights.astype(int), axis=0), (3, 3, 3))
+    for a, b in zip(freq_w, freq_r, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)

@@ -91,7 +91,10 @@ class FellegiSunterModel:
 
 
 def level_frequencies(
-    levels: npt.NDArray[np.integer], n_levels: Sequence[int]
+    levels: npt.NDArray[np.integer],
+    n_levels: Sequence[int],
+    *,
+    weights: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], ...]:
     """Smoothed share of each non-null level per field (index 0 set to 0).
 
@@ -100,7 +103,9 @@ def level_frequencies(
     """
     out = []
     for j, n in enumerate(n_levels):
-        counts = np.bincount(levels[:, j].astype(np.int64), minlength=n)[:n].astype(np.float64)
+        counts = np.bincount(
+            levels[:, j].astype(np.int64), weights=weights, minlength=n
+        )[:n].astype(np.float64)
         counts[0] = 0.0
         counts[1:] += 0.5 if counts[1:].sum() == 0 else _FLOOR * counts[1:].sum()
         out.append(_normalise(counts))
@@ -135,6 +140,7 @@ def fit_fellegi_sunter(
     max_iter: int = 1000,
     tol: float = 1e-6,
     smoothing: float = 1e-3,
+    weights: npt.NDArray[np.float64] | None = None,
 ) -> FellegiSunterModel:
     """Estimate λ, m and u by EM over the distinct comparison patterns.
 
@@ -153,6 +159,8 @@ def fit_fellegi_sunter(
     smoothing
         Pseudo-count added to every level in each M-step, as a share of the class's
         (expected) pair count.
+    weights
+        Optional weight of every pair (default 1): a sampled pair can stand for several.
     """
     lv = np.asarray(levels)
     if lv.ndim != 2 or lv.shape[1] != len(n_levels):
@@ -177,11 +185,12 @@ def fit_fellegi_sunter(
     space = int(np.prod(radix))
     if space <= 4 * lv.shape[0] + 1024:
         # few possible patterns: count them directly instead of sorting every pair's code
-        tally = np.bincount(codes, minlength=space)
+        tally = np.bincount(codes, weights=weights, minlength=space)
         uniq = np.flatnonzero(tally).astype(np.int64)
         counts = tally[uniq]
     else:
-        uniq, counts = np.unique(codes, return_counts=True)
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        counts = np.bincount(inverse, weights=weights, minlength=uniq.size)
     pats = (uniq[:, None] // mult[None, :]) % radix[None, :]
     w = counts.astype(np.float64)
 
@@ -191,7 +200,7 @@ def fit_fellegi_sunter(
     if u_init is not None:
         u = [_normalise(np.asarray(p, dtype=np.float64)) for p in u_init]
     else:
-        u = list(level_frequencies(lv, n_levels))
+        u = list(level_frequencies(lv, n_levels, weights=weights))
     lam = float(np.clip(lambda_init, 1e-6, 1 - 1e-6))
     onehots = [
         (pats[:, j][:, None] == np.arange(n)[None, :]).astype(np.float64)

@@ -136,11 +136,12 @@ class RecoverySpec:
         queries without a multi-pass candidate (which keep every candidate); pruning at 3
         kept recall and F1 and compared 80% fewer pairs. ``None`` compares every candidate.
     fit_pairs
-        With pruning, the model is fitted on the candidate pairs *before* pruning (fitting on
-        the kept, match-rich pairs alone learns a more lenient model): on all of them up to
-        this many, else on a seeded random sample of this size. A smaller sample is faster
-        but its estimates are noisier (a sample of 50,000 of 113,868 pairs moved a cluster of
-        synthetic queries across the accept threshold; 250,000 is the tested default).
+        With pruning, the model is still fitted on the candidate pairs *before* pruning
+        (fitting on the kept, match-rich pairs alone learns a more lenient model): the kept
+        pairs count exactly, and the pruned ones — when there are more than this many — through
+        a seeded random sample of this size, each sampled pair weighted by the number it stands
+        for. (Sampling *all* candidates uniformly instead was noisy enough to move a cluster of
+        synthetic queries across the accept threshold.)
 
     >>> spec = company_spec()
     >>> [f.name for f in spec.fields]
@@ -156,7 +157,7 @@ class RecoverySpec:
     max_iter: int = 1000
     tol: float = 1e-6
     prune_min_passes: int | None = 3
-    fit_pairs: int = 250_000
+    fit_pairs: int = 50_000
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
@@ -726,11 +727,13 @@ def recover_kvk(
                      st.skipped_keys)
 
     # With single-pass pruning, the model is still fitted on the candidate pairs *before*
-    # pruning (all of them, or a seeded sample of ``fit_pairs`` when there are more): the
+    # pruning (the kept ones exactly, the pruned ones through a weighted seeded sample of
+    # ``fit_pairs`` when there are more): the
     # kept pairs are mostly likely matches, and EM on them alone learns a different, more
     # lenient model. Only the kept pairs are scored; the posterior's prior share and its
     # number of competing targets also count the candidates before pruning.
     fit_pairs: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None
+    fit_weight = 1.0  # how many pruned pairs each sampled pruned pair stands for
     keep_mask: npt.NDArray[np.bool_] | None = None  # kept pairs, when all pairs are fitted on
     n_targets_before: npt.NDArray[np.int64] | None = None
     n_pairs_before = cands.height
@@ -744,12 +747,14 @@ def recover_kvk(
         if keep.all():
             n_targets_before = None
         else:
-            if n_pairs_before > spec.fit_pairs:
+            pruned = np.flatnonzero(~keep)
+            if pruned.size > spec.fit_pairs:
                 take = np.random.default_rng([seed, 1]).choice(
-                    n_pairs_before, size=spec.fit_pairs, replace=False
+                    pruned.size, size=spec.fit_pairs, replace=False
                 )
-                take.sort()
-                fit_pairs = (all_q[take], all_r[take])
+                sample = pruned[np.sort(take)]
+                fit_pairs = (all_q[sample], all_r[sample])
+                fit_weight = pruned.size / spec.fit_pairs
                 cands = cands.filter(pl.Series(keep))
             else:
                 keep_mask = keep  # few pairs: compare them all once, fit on all, score the kept
@@ -767,11 +772,18 @@ def recover_kvk(
         qdict = [_reordered(d, qorder) for d in qdicts]
         rdict = list(prepared.dictionaries)
         levels = _levels(qdict, rdict, qi, ri, spec)
-        fit_levels = levels if fit_pairs is None else _levels(qdict, rdict, *fit_pairs, spec)
+        fit_levels = levels
+        fit_weights: npt.NDArray[np.float64] | None = None
+        if fit_pairs is not None:  # the kept pairs exactly, the pruned ones from a sample
+            sampled = _levels(qdict, rdict, *fit_pairs, spec)
+            fit_levels = np.concatenate([levels, sampled])
+            fit_weights = np.concatenate(
+                [np.ones(levels.shape[0]), np.full(sampled.shape[0], fit_weight)]
+            )
         if keep_mask is not None:  # fitted on every candidate, scored on the kept ones
             cands = cands.filter(pl.Series(keep_mask))
             levels = levels[keep_mask]
-        u_cand = level_frequencies(fit_levels, n_levels)
+        u_cand = level_frequencies(fit_levels, n_levels, weights=fit_weights)
         if spec.u_init == "candidates":
             u_init = u_cand
         else:
@@ -786,7 +798,7 @@ def recover_kvk(
             )
         lam0 = float(np.clip(min(nq, n_pairs_before) / (2.0 * n_pairs_before), 1e-4, 0.5))
         model = fit_fellegi_sunter(fit_levels, n_levels, u_init=u_init, lambda_init=lam0,
-                                   max_iter=spec.max_iter, tol=spec.tol)
+                                   max_iter=spec.max_iter, tol=spec.tol, weights=fit_weights)
         fw = [w[levels[:, j]] for j, w in enumerate(model.weights_)]
         total = np.full(levels.shape[0], model.prior_weight_)
         for col in fw:
