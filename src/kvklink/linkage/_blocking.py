@@ -206,7 +206,8 @@ class _PassIndex:
     keys: npt.NDArray[np.uint64]  # sorted distinct key hashes of the blocks kept
     starts: npt.NDArray[np.int64]  # block i holds rows[starts[i]:starts[i + 1]]
     rows: npt.NDArray[np.uint32]
-    stats: BlockingStats
+    skipped_keys: int  # blocks larger than the pass's max_block_size, left out
+    skipped_reference_rows: int
     rare_keys: npt.NDArray[np.uint64] | None  # ``field:rare``: word hashes, sorted
     rare_counts: npt.NDArray[np.int64] | None  # ... and in how many keyed rows each occurs
 
@@ -281,12 +282,8 @@ def block_index(
                 keys=hs[first[keep]],
                 starts=starts,
                 rows=np.ascontiguousarray(rows[row_keep], dtype=np.uint32),
-                stats=BlockingStats(
-                    name=bp.name,
-                    pairs=0,
-                    skipped_keys=int((~keep).sum()),
-                    skipped_reference_rows=int(sizes[~keep].sum()),
-                ),
+                skipped_keys=int((~keep).sum()),
+                skipped_reference_rows=int(sizes[~keep].sum()),
                 rare_keys=rare_keys,
                 rare_counts=rare_counts,
             )
@@ -441,9 +438,8 @@ def candidate_pairs(
         schema={left_row: pl.UInt32, right_row: pl.UInt32, "passes": pl.UInt32},
     )
     stats = tuple(
-        BlockingStats(name=p.stats.name, pairs=int(stats_pairs[i]),
-                      skipped_keys=p.stats.skipped_keys,
-                      skipped_reference_rows=p.stats.skipped_reference_rows)
-        for i, p in enumerate(index._index)
+        BlockingStats(name=bp.name, pairs=int(stats_pairs[i]), skipped_keys=p.skipped_keys,
+                      skipped_reference_rows=p.skipped_reference_rows)
+        for i, (bp, p) in enumerate(zip(passes, index._index, strict=True))
     )
     return cands, stats

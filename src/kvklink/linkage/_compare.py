@@ -162,9 +162,8 @@ def _scores(
     a: npt.NDArray[np.object_],
     b: npt.NDArray[np.object_],
     similarity: Similarity,
-    cutoff: float = 0.0,
 ) -> npt.NDArray[np.float64]:
-    """Similarities; values below ``cutoff`` may be returned as 0 (rapidfuzz exits early)."""
+    """rapidfuzz similarities of aligned object arrays (the reference the kernels must equal)."""
     if a.size == 0:
         return np.zeros(0, dtype=np.float64)
     if similarity == "exact":
@@ -176,16 +175,14 @@ def _scores(
         same_num = np.asarray(num_a == num_b, dtype=bool)
         return np.where(same, 1.0, np.where(same_num, 0.9, 0.0))
     if similarity == "jaro_winkler_token_set":
-        jw = _scores(a, b, "jaro_winkler", cutoff)
+        jw = _scores(a, b, "jaro_winkler")
         # token-set only matters where Jaro-Winkler is below 1 (max of the two)
         todo = np.flatnonzero(jw < 1.0)
         if todo.size:
-            jw[todo] = np.maximum(jw[todo], _scores(a[todo], b[todo], "token_set", cutoff))
+            jw[todo] = np.maximum(jw[todo], _scores(a[todo], b[todo], "token_set"))
         return jw
     scorer, scale = _SCORERS[similarity]
-    scores = process.cpdist(
-        a, b, scorer=scorer, workers=-1, dtype=np.float64, score_cutoff=cutoff * scale
-    )
+    scores = process.cpdist(a, b, scorer=scorer, workers=-1, dtype=np.float64)
     return np.asarray(scores, dtype=np.float64) / scale
 
 

@@ -396,6 +396,30 @@ def _check_key_material(raw: Any, text: str, source: str) -> None:
         raise ConfigError(msg)
 
 
+def _validated_toml(model: type[Any], text: str, source: str, *, what: str, hint: str) -> Any:
+    """``text`` parsed as TOML and validated as ``model``: one clear error per problem.
+
+    Refuses key material written into the file before validating (the message never echoes
+    it); ``what`` names the file kind in messages ("config", "spec").
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"The {what} {source} is not valid TOML: {exc}. Hint: check quoting and brackets."
+        raise ConfigError(msg) from None
+    _check_key_material(raw, text, source)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(e) for e in exc.errors()]
+        msg = (
+            f"The {what} {source} has {len(lines)} problem(s):\n  - "
+            + "\n  - ".join(lines)
+            + f"\nHint: {hint}."
+        )
+        raise ConfigError(msg) from None
+
+
 def parse_config(
     text: str,
     *,
@@ -404,22 +428,10 @@ def parse_config(
     check_inputs: bool = True,
 ) -> PipelineConfig:
     """Validate TOML ``text`` as a :class:`PipelineConfig` (see :func:`load_config`)."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"The config {source} is not valid TOML: {exc}. Hint: check quoting and brackets."
-        raise ConfigError(msg) from None
-    _check_key_material(raw, text, source)
-    try:
-        config = PipelineConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = [_describe(e) for e in exc.errors()]
-        msg = (
-            f"The config {source} has {len(lines)} problem(s):\n  - "
-            + "\n  - ".join(lines)
-            + "\nHint: see docs/config.md for every key and its meaning."
-        )
-        raise ConfigError(msg) from None
+    config: PipelineConfig = _validated_toml(
+        PipelineConfig, text, source, what="config",
+        hint="see docs/config.md for every key and its meaning",
+    )
     config._base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     config._source = source
     if check_inputs:
@@ -568,22 +580,10 @@ def load_spec_file(path: str | os.PathLike[str], model: type[Any]) -> Any:
         msg = f"Spec file {str(p)!r} cannot be read. Hint: check the path."
         raise ConfigError(msg) from None
     source = repr(p.name)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"The spec {source} is not valid TOML: {exc}. Hint: check quoting and brackets."
-        raise ConfigError(msg) from None
-    _check_key_material(raw, text, source)
-    try:
-        spec = model.model_validate(raw)
-    except ValidationError as exc:
-        lines = [_describe(e) for e in exc.errors()]
-        msg = (
-            f"The spec {source} has {len(lines)} problem(s):\n  - "
-            + "\n  - ".join(lines)
-            + "\nHint: see docs/config.md (the sections are those of the pipeline config)."
-        )
-        raise ConfigError(msg) from None
+    spec = _validated_toml(
+        model, text, source, what="spec",
+        hint="see docs/config.md (the sections are those of the pipeline config)",
+    )
     spec._base_dir = p.resolve().parent
     missing = [
         f"inputs.{name.rstrip('_')}.path: file {f.path!r} not found"

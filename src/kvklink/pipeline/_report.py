@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from kvklink.cohort._balance import BALANCE_STATISTICS
 from kvklink.disclosure import DisclosurePolicy, ProtectedTable, protect_table
 from kvklink.ledger import RowLedger
 from kvklink.linkage import linkage_report
@@ -480,15 +481,8 @@ def build_report(ctx: StageContext) -> None:
     balance = ctx.read_parquet("match", "balance.parquet")
     stats: list[str] = [
         c
-        for c in (
-            "mean_treated",
-            "mean_control",
-            "std_mean_diff",
-            "var_ratio",
-            "ecdf_mean",
-            "ecdf_max",
-        )
-        if c in balance.columns
+        for c in BALANCE_STATISTICS
+        if c != "std_pair_dist" and c in balance.columns
     ]
     bal_table, published = _stat_table(
         "balance",
