@@ -91,6 +91,27 @@ def _aliased_columns(gram: FloatArray, tol: float = 1e-9) -> list[int]:
     return aliased
 
 
+#: R's clamp of the fitted probability of a logit fit: [DBL_MIN, 1 - DBL_EPSILON / 2].
+_MU_MIN = 2.2250738585072014e-308
+_MU_MAX = 1.0 - 1.1102230246251565e-16
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fitted(eta: float, y: float) -> tuple[float, float]:  # pragma: no cover - compiled
+    """Fitted probability of a row (clamped as R does) and its deviance contribution."""
+    mu = 1.0 / (1.0 + np.exp(-eta))
+    mu = min(max(mu, _MU_MIN), _MU_MAX)
+    dev = -2.0 * np.log(mu) if y > 0.5 else -2.0 * np.log1p(-mu)
+    return mu, dev
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _working(eta: float, mu: float, y: float) -> tuple[float, float]:  # pragma: no cover
+    """IRLS working weight ``w`` and ``w`` times the working response of a row."""
+    w = max(mu * (1.0 - mu), 1e-300)
+    return w, w * eta + (y - mu)
+
+
 @njit(cache=True, nogil=True)
 def _irls_rows(
     lo: int,
@@ -111,8 +132,6 @@ def _irls_rows(
     cols = np.empty(max(nf, 1), dtype=np.int64)
     dense = np.empty(d)
     dense[0] = 1.0
-    tiny = 2.2250738585072014e-308
-    top = 1.0 - 1.1102230246251565e-16
     dev = 0.0
     for i in range(lo, hi):
         for j in range(1, d):
@@ -136,16 +155,11 @@ def _irls_rows(
                     eta += dense[j] * beta[j]
                 for k in range(nc):
                     eta += beta[cols[k]]
-                mu = 1.0 / (1.0 + np.exp(-eta))
-                mu = min(max(mu, tiny), top)
-                if y[i] > 0.5:
-                    dev -= 2.0 * np.log(mu)
-                else:
-                    dev -= 2.0 * np.log1p(-mu)
+                mu, dev_i = _fitted(eta, y[i])
+                dev += dev_i
             eta_out[i] = eta
             mu_out[i] = mu
-            w = max(mu * (1.0 - mu), 1e-300)
-            wz = w * eta + (y[i] - mu)
+            w, wz = _working(eta, mu, y[i])
         for a in range(d):
             xa = dense[a]
             wa = w * xa
@@ -191,8 +205,6 @@ def _irls_cells(
     factor indicator is a sum over cells (see ``_Structured._assemble``).
     """
     k = numeric.shape[1]
-    tiny = 2.2250738585072014e-308
-    top = 1.0 - 1.1102230246251565e-16
     x = np.empty(max(k, 1))
     dev = 0.0
     for i in range(lo, hi):
@@ -211,16 +223,11 @@ def _irls_cells(
                 for j in range(k):
                     eta += x[j] * beta[j + 1]
                 eta += cell_off[c]
-                mu = 1.0 / (1.0 + np.exp(-eta))
-                mu = min(max(mu, tiny), top)
-                if y[i] > 0.5:
-                    dev -= 2.0 * np.log(mu)
-                else:
-                    dev -= 2.0 * np.log1p(-mu)
+                mu, dev_i = _fitted(eta, y[i])
+                dev += dev_i
             eta_out[i] = eta
             mu_out[i] = mu
-            w = max(mu * (1.0 - mu), 1e-300)
-            wz = w * eta + (y[i] - mu)
+            w, wz = _working(eta, mu, y[i])
         cw[c] += w
         cwz[c] += wz
         for a in range(k):
