@@ -72,12 +72,9 @@ from kvklink.linkage._fellegi_sunter import (
     level_frequencies,
 )
 from kvklink.linkage._select import best_per_query, single_pass_pruning
-from kvklink.linkage._standardise import (
-    _company_base,
-    _form_from_base,
-    _name_from_base,
-    clean_expr,
-)
+from kvklink.linkage._company_names import company_name_and_form
+from kvklink.linkage._company_names import load_kernels as load_name_kernels
+from kvklink.linkage._standardise import clean_expr
 from kvklink.linkage._strings import prepare_tokens
 
 __all__ = [
@@ -410,33 +407,39 @@ def _standardised(
         by_column.setdefault(fc.left if side == "left" else fc.right, []).append(fc)
     columns: dict[str, pl.Series] = {}
     dictionaries: dict[str, ValueDictionary] = {}
-
-    def expr(fc: FieldComparison) -> pl.Expr:
-        if fc.cleaner == "company_name":
-            return _name_from_base(pl.col("__b"))
-        if fc.cleaner == "legal_form":
-            return _form_from_base(pl.col("__b"))
-        return clean_expr(pl.col("__v"), fc.cleaner)
+    compiled = ("company_name", "legal_form")  # cleaned by one compiled pass, both at once
 
     factorized: list[tuple[list[FieldComparison], npt.NDArray[np.int64]]] = []
+    cleaned: list[dict[str, pl.Series]] = []
     plans: list[pl.LazyFrame] = []
+    planned: list[int] = []  # which columns have a polars query
     for column, fields in by_column.items():
         values = frame.get_column(column)
         if isinstance(values.dtype, (pl.Categorical, pl.Enum)):
             values = values.cast(pl.Utf8)
         codes, uniq = factorize(values)
-        plan = pl.DataFrame({"__v": uniq}).lazy()
-        # Company names feed two fields (name and legal form): fold and squash them once.
-        if {"company_name", "legal_form"} & {fc.cleaner for fc in fields}:
-            plan = plan.with_columns(_company_base(pl.col("__v")).alias("__b"))
-        plans.append(plan.select(*(expr(fc).alias(fc.name) for fc in fields)))
+        done: dict[str, pl.Series] = {}
+        if any(fc.cleaner in compiled for fc in fields):
+            name, form = company_name_and_form(uniq)
+            for fc in fields:
+                if fc.cleaner in compiled:
+                    done[fc.name] = name if fc.cleaner == "company_name" else form
+        rest = [fc for fc in fields if fc.cleaner not in compiled]
+        if rest:
+            planned.append(len(cleaned))
+            plans.append(pl.DataFrame({"__v": uniq}).lazy().select(
+                *(clean_expr(pl.col("__v"), fc.cleaner).alias(fc.name) for fc in rest)
+            ))
         factorized.append((fields, codes))
-    # the columns are cleaned concurrently (one polars query per column, run together)
-    for (fields, codes), cleaned in zip(factorized, pl.collect_all(plans), strict=True):
+        cleaned.append(done)
+    # the other cleaners run as concurrent polars queries (one per column)
+    for i, result in zip(planned, pl.collect_all(plans), strict=True):
+        cleaned[i].update({c: result.get_column(c) for c in result.columns})
+    for (fields, codes), done in zip(factorized, cleaned, strict=True):
         present = codes >= 0
         gather_codes = pl.Series(codes).set(pl.Series(~present), None)
         for fc in fields:
-            col = cleaned.get_column(fc.name).cast(pl.Utf8)
+            col = done[fc.name].cast(pl.Utf8)
             columns[fc.name] = col.gather(gather_codes)
             small = value_dictionary(col)
             composed = np.full(codes.size, -1, dtype=np.int64)
@@ -584,6 +587,7 @@ def _load_kernels(spec: RecoverySpec) -> None:
     best_per_query(np.array([0, 1]), one, np.zeros(1), one, p_any=0.5, prior_weight=0.0)
     single_pass_pruning(np.array([0, 1]), np.ones(1, dtype=np.uint32), one, 3)
     load_kernels()
+    load_name_kernels()
 
 
 def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None) -> (
