@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kvklink.linkage import FieldComparison
-from kvklink.linkage._compare import comparison_levels, pair_levels, value_dictionary
+from kvklink.linkage._compare import (
+    comparison_levels,
+    factorize,
+    pair_levels,
+    value_dictionary,
+)
 
 WORDS = st.sampled_from(["jansen", "janssen", "jansen bouw", "bouw jansen", "12-A", "12", "13",
                          "ede", "edee", "", "x"])
@@ -62,3 +67,23 @@ def test_levels_have_the_documented_coding() -> None:
     assert got == [4, 3, 2, 0, 1]
     with pytest.raises(ValueError, match="identifier"):
         FieldComparison("bad name", "a", "b")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4), WORDS), max_size=40),
+       st.integers(0, 5))
+def test_factorize_codes_in_first_seen_order(values: list[str | None], skip: int) -> None:
+    """Codes number the distinct non-null values in first-seen order; nulls are -1."""
+    series = pl.Series("v", ["pad"] * skip + values, dtype=pl.Utf8).slice(skip)  # offset > 0
+    codes, distinct = factorize(series)
+    seen: dict[str, int] = {}
+    expected = [-1 if v is None else seen.setdefault(v, len(seen)) for v in values]
+    assert codes.tolist() == expected
+    assert distinct.to_list() == list(seen)
+
+
+def test_factorize_other_dtypes_as_text() -> None:
+    codes, distinct = factorize(pl.Series([3, None, 1, 3]))
+    assert codes.tolist() == [0, -1, 1, 0]
+    assert distinct.to_list() == [3, 1]
+    assert distinct.dtype == pl.Int64

@@ -30,15 +30,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
-import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
 
 from kvklink.errors import ConfigError
+from kvklink.frames import large_string_array
 from kvklink.linkage._standardise import Cleaner
 from kvklink.linkage._strings import SIMILARITIES, EncodedStrings, Similarity, encode_strings
 from kvklink.linkage._strings import pair_levels as _pair_levels_kernel
@@ -227,12 +227,68 @@ class ValueDictionary:
     encoded: EncodedStrings
 
 
+@numba.njit(cache=True)
+def _factorize_kernel(
+    data: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+    valid: npt.NDArray[np.bool_],
+    row_hashes: npt.NDArray[np.uint64],
+    codes: npt.NDArray[np.int64],
+    first: npt.NDArray[np.int64],
+) -> int:  # pragma: no cover - compiled
+    """Codes in first-seen order by an open-addressing hash table over the UTF-8 bytes.
+
+    Row ``i`` is ``data[starts[i]:ends[i]]`` with hash ``row_hashes[i]``; equal byte strings
+    get one code (compared byte by byte, so a hash collision never merges two values). Writes ``codes`` (-1 where
+    not ``valid``) and ``first[c]`` (the first row of code ``c``); returns the number of codes.
+    """
+    n = starts.size
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    slots = np.full(size, -1, dtype=np.int64)  # code stored in each slot
+    hashes = np.empty(n, dtype=np.uint64)  # hash of each code's value
+    n_codes = 0
+    for i in range(n):
+        if not valid[i]:
+            codes[i] = -1
+            continue
+        s, e = starts[i], ends[i]
+        h = row_hashes[i]
+        pos = h & mask
+        while True:
+            c = slots[pos]
+            if c < 0:
+                slots[pos] = n_codes
+                hashes[n_codes] = h
+                first[n_codes] = i
+                codes[i] = n_codes
+                n_codes += 1
+                break
+            if hashes[c] == h:
+                f = first[c]
+                fs = starts[f]
+                if ends[f] - fs == e - s:
+                    same = True
+                    for j in range(e - s):
+                        if data[fs + j] != data[s + j]:
+                            same = False
+                            break
+                    if same:
+                        codes[i] = c
+                        break
+            pos = (pos + np.uint64(1)) & mask
+    return n_codes
+
+
 def factorize(values: pl.Series) -> tuple[npt.NDArray[np.int64], pl.Series]:
     """Each row's code (-1 = null) and the distinct non-null values, in first-seen order.
 
-    Codes come from a 64-bit hash of each value (hash-table factorisation, no sort); the
-    result is then checked value by value, and in the (astronomically unlikely) event of a
-    hash collision the exact but slower Arrow dictionary encoding is used instead.
+    Text is factorised by a compiled hash table over its Arrow bytes, keyed by polars'
+    64-bit hash of each value and exact (values with equal hashes are compared byte by
+    byte); other dtypes are factorised as text.
 
     >>> import polars as pl
     >>> codes, distinct = factorize(pl.Series(["b", None, "a", "b"]))
@@ -242,22 +298,31 @@ def factorize(values: pl.Series) -> tuple[npt.NDArray[np.int64], pl.Series]:
     n = values.len()
     if n == 0:
         return np.zeros(0, dtype=np.int64), values.clear()
-    present = values.is_not_null().to_numpy()
+    if values.dtype != pl.Utf8:
+        text = values.cast(pl.Utf8)
+        codes, distinct = factorize(text)
+        # distinct text values map back to the first row of each code
+        first = np.full(distinct.len(), -1, dtype=np.int64)
+        present = np.flatnonzero(codes >= 0)
+        first[codes[present][::-1]] = present[::-1]
+        return codes, values.gather(first)
+    arr = large_string_array(values)
+    bounds = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    data_buf = arr.buffers()[2]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    valid = (
+        arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count
+        else np.ones(n, dtype=np.bool_)
+    )
+    codes = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
     hashes = values.hash(seed=0x6B766B).to_numpy()
-    codes = np.full(n, -1, dtype=np.int64)
-    idx = np.flatnonzero(present)
-    if idx.size == 0:
-        return codes, values.clear()
-    sub, uniq = pd.factorize(hashes[idx])
-    first = np.empty(len(uniq), dtype=np.int64)
-    first[sub[::-1]] = idx[::-1]  # the last write wins: each code's first row
-    distinct = values.gather(first)
-    codes[idx] = sub
-    if not bool((distinct.gather(sub) == values.gather(idx)).all()):  # pragma: no cover
-        encoded = pc.dictionary_encode(values.rechunk().to_arrow())
-        codes = pl.Series(encoded.indices).cast(pl.Int64).fill_null(-1).to_numpy()
-        distinct = pl.Series(encoded.dictionary).cast(values.dtype)
-    return np.ascontiguousarray(codes), distinct
+    n_codes = _factorize_kernel(data, np.ascontiguousarray(bounds[:-1]),
+                                np.ascontiguousarray(bounds[1:]), valid, hashes, codes, first)
+    return codes, values.gather(first[:n_codes])
 
 
 def value_dictionary(values: pl.Series) -> ValueDictionary:
