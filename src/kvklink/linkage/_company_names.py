@@ -131,7 +131,7 @@ def _form_code(
                 same = False
                 break
         if same:
-            return word_code[w]
+            return int(word_code[w])
     return -2
 
 

@@ -240,8 +240,9 @@ def _factorize_kernel(
     """Codes in first-seen order by an open-addressing hash table over the UTF-8 bytes.
 
     Row ``i`` is ``data[starts[i]:ends[i]]`` with hash ``row_hashes[i]``; equal byte strings
-    get one code (compared byte by byte, so a hash collision never merges two values). Writes ``codes`` (-1 where
-    not ``valid``) and ``first[c]`` (the first row of code ``c``); returns the number of codes.
+    get one code (compared byte by byte, so a hash collision never merges two values).
+    Writes ``codes`` (-1 where not ``valid``) and ``first[c]`` (the first row of code
+    ``c``); returns the number of codes.
     """
     n = starts.size
     size = 1

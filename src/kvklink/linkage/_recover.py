@@ -59,6 +59,8 @@ from kvklink.linkage._blocking import (
     key_fields,
     load_kernels,
 )
+from kvklink.linkage._company_names import company_name_and_form
+from kvklink.linkage._company_names import load_kernels as load_name_kernels
 from kvklink.linkage._compare import (
     FieldComparison,
     ValueDictionary,
@@ -72,8 +74,6 @@ from kvklink.linkage._fellegi_sunter import (
     level_frequencies,
 )
 from kvklink.linkage._select import best_per_query, single_pass_pruning
-from kvklink.linkage._company_names import company_name_and_form
-from kvklink.linkage._company_names import load_kernels as load_name_kernels
 from kvklink.linkage._standardise import clean_expr
 from kvklink.linkage._strings import prepare_tokens
 
