@@ -19,6 +19,7 @@ from kvklink.linkage._report import (
 from kvklink.linkage._blocking import BlockingPass
 from kvklink.linkage._compare import FieldComparison
 from kvklink.linkage._fellegi_sunter import FellegiSunterModel
+from kvklink.linkage._prepared_io import load_prepared_reference, save_prepared_reference
 from kvklink.linkage._quality import QualityReport, recovery_quality, threshold_curve
 from kvklink.linkage._recover import (
     RECOVERY_STATUSES,
@@ -54,9 +55,11 @@ __all__ = [
     "import_review",  # recovery (fuzzy)
     "link",  # exact linkage
     "linkage_report",  # exact linkage (report)
+    "load_prepared_reference",  # recovery (fuzzy)
     "person_spec",  # recovery (fuzzy)
     "prepare_reference",  # recovery (fuzzy)
     "recover_kvk",  # recovery (fuzzy)
     "recovery_quality",  # recovery (fuzzy)
+    "save_prepared_reference",  # recovery (fuzzy)
     "threshold_curve",  # recovery (fuzzy)
 ]

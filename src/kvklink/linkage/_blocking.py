@@ -40,14 +40,15 @@ Examples
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from kvklink.errors import ConfigError
+from kvklink.errors import ConfigError, InputError
 from kvklink.frames import large_string_array
 from kvklink.linkage._strings import _prefetch
 
@@ -58,6 +59,8 @@ __all__ = [
     "BlockingStats",
     "block_index",
     "candidate_pairs",
+    "index_arrays",
+    "index_from_arrays",
     "key_fields",
     "load_kernels",
 ]
@@ -749,6 +752,112 @@ def block_index(
         shift=np.array(shift, dtype=np.uint64),
         rows=np.concatenate([np.zeros(0, dtype=np.uint32), *rows]),
     )
+    return BlockIndex(passes=passes, n_rows=n_rows, _index=tuple(index), _blocks=blocks)
+
+
+def index_arrays(index: BlockIndex) -> dict[str, npt.NDArray[Any]]:
+    """The index as named arrays (to save it; see :func:`index_from_arrays`).
+
+    >>> import polars as pl
+    >>> passes = (BlockingPass("pc", ("pc",)),)
+    >>> sorted(index_arrays(block_index(pl.DataFrame({"pc": ["1234AB"] * 2}), passes)))
+    ['blocks_dir_base', 'blocks_directory', 'blocks_rows', 'blocks_shift', 'blocks_table', \
+'pass0_skipped']
+    """
+    arrays: dict[str, npt.NDArray[Any]] = {
+        f"blocks_{f.name}": getattr(index._blocks, f.name) for f in fields(_Blocks)
+    }
+    for p, pidx in enumerate(index._index):
+        arrays[f"pass{p}_skipped"] = np.array(
+            [pidx.skipped_keys, pidx.skipped_reference_rows], dtype=np.int64
+        )
+        if pidx.rare_keys is not None and pidx.rare_counts is not None:
+            arrays[f"pass{p}_rare_keys"] = pidx.rare_keys
+            arrays[f"pass{p}_rare_counts"] = pidx.rare_counts
+    return arrays
+
+
+def _index_problem(
+    passes: tuple[BlockingPass, ...], n_rows: int, arrays: dict[str, npt.NDArray[Any]]
+) -> str | None:
+    """What is wrong with saved index arrays (``None``: they are safe to look up in)."""
+    expected = {"blocks_table": np.uint64, "blocks_directory": np.int64,
+                "blocks_dir_base": np.int64, "blocks_shift": np.uint64, "blocks_rows": np.uint32}
+    for p, bp in enumerate(passes):
+        expected[f"pass{p}_skipped"] = np.int64
+        if any(k.endswith(":rare") for k in bp.keys):
+            expected[f"pass{p}_rare_keys"] = np.uint64
+            expected[f"pass{p}_rare_counts"] = np.int64
+    for name, dtype in expected.items():
+        a = arrays.get(name)
+        if a is None or a.dtype != dtype or a.ndim != 1:
+            return f"array {name!r} is missing or not 1-d {np.dtype(dtype).name}"
+    table, rows = arrays["blocks_table"], arrays["blocks_rows"]
+    directory, dir_base = arrays["blocks_directory"], arrays["blocks_dir_base"]
+    shift = arrays["blocks_shift"]
+    if table.size < 2 or table.size % 2:
+        return "the block table has an odd or too small length"
+    starts = table[1::2]
+    if starts[0] != 0 or starts[-1] != rows.size or bool((starts[1:] < starts[:-1]).any()):
+        return "block boundaries are not increasing or do not cover the rows"
+    if rows.size and int(rows.max()) >= n_rows:
+        return "a block refers to a row beyond the register"
+    if shift.size != len(passes) or dir_base.size != len(passes) + 1:
+        return "the number of passes differs from the spec"
+    if bool(((shift < 1) | (shift > 63)).any()) or dir_base[0] != 0 or (
+        dir_base[-1] != directory.size
+    ):
+        return "the key directory has an impossible layout"
+    for p, bp in enumerate(passes):
+        seg = directory[dir_base[p]:dir_base[p + 1]]
+        if seg.size != 2 ** (64 - int(shift[p])) + 1:
+            return "the key directory has an impossible layout"
+        if int(seg.min()) < 0 or int(seg.max()) > table.size // 2 - 1 or bool(
+            (seg[1:] < seg[:-1]).any()
+        ):
+            return "the key directory points outside the block table"
+        if arrays[f"pass{p}_skipped"].size != 2:
+            return f"array 'pass{p}_skipped' has the wrong length"
+        if any(k.endswith(":rare") for k in bp.keys):
+            keys, counts = arrays[f"pass{p}_rare_keys"], arrays[f"pass{p}_rare_counts"]
+            if keys.size != counts.size or bool((keys[1:] <= keys[:-1]).any()):
+                return "the word counts of a 'rare' key are not sorted and aligned"
+    return None
+
+
+def index_from_arrays(
+    passes: tuple[BlockingPass, ...], n_rows: int, arrays: dict[str, npt.NDArray[Any]]
+) -> BlockIndex:
+    """Rebuild a :class:`BlockIndex` saved with :func:`index_arrays`, checking it first.
+
+    The compiled look-ups read the arrays without bounds checks, so every array is checked
+    for the dtype, length and ranges the look-ups rely on; a damaged or foreign index is a
+    clear :class:`~kvklink.errors.InputError`, never a crash.
+
+    >>> import polars as pl
+    >>> passes = (BlockingPass("pc", ("pc",)),)
+    >>> idx = block_index(pl.DataFrame({"pc": ["1234AB", "1234AB"]}), passes)
+    >>> index_from_arrays(passes, 2, index_arrays(idx))
+    BlockIndex(rows=2, passes=['pc'])
+    """
+    problem = _index_problem(passes, n_rows, arrays)
+    if problem is not None:
+        msg = (
+            f"The saved block index is damaged or does not belong to this register: {problem}. "
+            "Hint: prepare the register again."
+        )
+        raise InputError(msg)
+    index = []
+    for p, bp in enumerate(passes):
+        skipped = arrays[f"pass{p}_skipped"]
+        rare = any(k.endswith(":rare") for k in bp.keys)
+        index.append(_PassIndex(
+            skipped_keys=int(skipped[0]), skipped_reference_rows=int(skipped[1]),
+            rare_keys=np.ascontiguousarray(arrays[f"pass{p}_rare_keys"]) if rare else None,
+            rare_counts=np.ascontiguousarray(arrays[f"pass{p}_rare_counts"]) if rare else None,
+        ))
+    blocks = _Blocks(**{f.name: np.ascontiguousarray(arrays[f"blocks_{f.name}"])
+                        for f in fields(_Blocks)})
     return BlockIndex(passes=passes, n_rows=n_rows, _index=tuple(index), _blocks=blocks)
 
 
