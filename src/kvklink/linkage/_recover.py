@@ -76,7 +76,8 @@ from kvklink.linkage._fellegi_sunter import (
 )
 from kvklink.linkage._select import best_per_query, single_pass_pruning
 from kvklink.linkage._standardise import clean_expr
-from kvklink.linkage._strings import prepare_tokens
+from kvklink.linkage._strings import EncodedStrings, prepare_tokens
+from kvklink.linkage._strings import pair_levels as string_pair_levels
 
 __all__ = [
     "RECOVERY_STATUSES",
@@ -535,17 +536,43 @@ def _check_thresholds(thresholds: Sequence[float], min_margin: float) -> tuple[f
     return accept, review
 
 
+@dataclass(frozen=True, eq=False, repr=False)
+class _FieldValues:
+    """Every field's value dictionary of one side, with the codes as one row-major matrix.
+
+    ``codes[i, j]`` is row ``i``'s code in field ``j`` (-1 = null): the codes of a pair's
+    fields sit side by side, so taking the rows of many pairs reads one cache line per row
+    instead of one per row and field.
+    """
+
+    encoded: tuple[EncodedStrings, ...]
+    codes: npt.NDArray[np.int32]
+
+    @classmethod
+    def of(cls, dictionaries: Sequence[ValueDictionary]) -> _FieldValues:
+        codes = np.empty((dictionaries[0].codes.size if dictionaries else 0, len(dictionaries)),
+                         dtype=np.int32)
+        for j, d in enumerate(dictionaries):
+            codes[:, j] = d.codes
+        return cls(encoded=tuple(d.encoded for d in dictionaries), codes=codes)
+
+
 def _levels(
-    left: list[ValueDictionary],
-    right: list[ValueDictionary],
+    left: _FieldValues,
+    right: _FieldValues,
     qi: npt.NDArray[np.integer],
     ri: npt.NDArray[np.integer],
     spec: RecoverySpec,
 ) -> npt.NDArray[np.int8]:
     """Levels (pairs × fields), stored field by field: each column is contiguous."""
     out = np.empty((len(spec.fields), len(qi)), dtype=np.int8)
+    if len(qi) == 0:
+        return out.T
+    lc = np.ascontiguousarray(np.take(left.codes, qi, axis=0).T, dtype=np.int64)
+    rc = np.ascontiguousarray(np.take(right.codes, ri, axis=0).T, dtype=np.int64)
     for j, fc in enumerate(spec.fields):
-        out[j] = pair_levels(left[j], right[j], qi, ri, fc)
+        out[j] = string_pair_levels(left.encoded[j], right.encoded[j], lc[j], rc[j],
+                                    fc.similarity, fc.thresholds)
     return out.T
 
 
@@ -566,6 +593,10 @@ class PreparedReference:
     standardised: pl.DataFrame = field(compare=False)
     dictionaries: tuple[ValueDictionary, ...] = field(compare=False)
     index: BlockIndex = field(compare=False)
+    _values: _FieldValues = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_values", _FieldValues.of(self.dictionaries))
 
     def __repr__(self) -> str:
         return (
@@ -780,8 +811,8 @@ def recover_kvk(
         qi = cands["q"].to_numpy()
         ri = cands["r"].to_numpy()
         qorder = qs["__orig"].to_numpy()
-        qdict = [_reordered(d, qorder) for d in qdicts]
-        rdict = list(prepared.dictionaries)
+        qdict = _FieldValues.of([_reordered(d, qorder) for d in qdicts])
+        rdict = prepared._values
         levels = _levels(qdict, rdict, qi, ri, spec)
         fit_levels = levels
         fit_weights: npt.NDArray[np.float64] | None = None

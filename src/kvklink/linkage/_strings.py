@@ -178,6 +178,8 @@ class EncodedStrings:
     token_cache: dict[bool, _TokenText] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
+    #: Length of the longest string (sizes the kernels' scratch buffers).
+    max_length: int = field(default=0, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # The kernels read without bounds checks: refuse offsets that leave the array.
@@ -192,6 +194,7 @@ class EncodedStrings:
             raise InputError(msg)
         object.__setattr__(self, "codepoints", cps)
         object.__setattr__(self, "offsets", off)
+        object.__setattr__(self, "max_length", int(np.diff(off).max(initial=0)))
 
     def __len__(self) -> int:
         return int(self.offsets.size) - 1
@@ -826,7 +829,7 @@ def _tokens(enc: EncodedStrings, *, dedupe: bool) -> _TokenText:
     out = np.empty(enc.codepoints.size, dtype=np.uint32)
     out_len = np.zeros(n, dtype=np.int64)
     out_sig = np.zeros(n, dtype=np.uint64)
-    max_len = int(np.diff(enc.offsets).max(initial=0))
+    max_len = enc.max_length
     _sort_tokens(enc.codepoints, enc.offsets, used, dedupe, out, out_len, out_sig, max_len,
                  _n_chunks(n))
     enc.token_cache[dedupe] = (out, out_len, out_sig)
@@ -1302,9 +1305,7 @@ def _run(
                  np.zeros(len(left), dtype=np.uint64))
         b_tok = (right.codepoints, np.zeros(len(right), dtype=np.int64),
                  np.zeros(len(right), dtype=np.uint64))
-    max_len = max(
-        int(np.diff(left.offsets).max(initial=0)), int(np.diff(right.offsets).max(initial=0))
-    )
+    max_len = max(left.max_length, right.max_length)
     # Chunks go to threads one at a time (dynamic scheduling); the setting is per calling
     # thread and restored afterwards.
     previous = numba.set_parallel_chunksize(1)
