@@ -410,6 +410,9 @@ def _standardised(
     columns: dict[str, pl.Series] = {}
     dictionaries: dict[str, ValueDictionary] = {}
     compiled = ("company_name", "legal_form")  # cleaned by one compiled pass, both at once
+    # Cleaners that cost about as much per value as finding the distinct values: a column
+    # that only feeds these is cleaned row by row (factorising first would not pay).
+    cheap = (*compiled, "postcode", "none")
 
     factorized: list[tuple[list[FieldComparison], npt.NDArray[np.int64]]] = []
     cleaned: list[dict[str, pl.Series]] = []
@@ -419,7 +422,10 @@ def _standardised(
         values = frame.get_column(column)
         if isinstance(values.dtype, (pl.Categorical, pl.Enum)):
             values = values.cast(pl.Utf8)
-        codes, uniq = factorize(values)
+        if all(fc.cleaner in cheap for fc in fields):
+            codes, uniq = np.arange(values.len(), dtype=np.int64), values
+        else:
+            codes, uniq = factorize(values)
         done: dict[str, pl.Series] = {}
         if any(fc.cleaner in compiled for fc in fields):
             name, form = company_name_and_form(uniq)
@@ -439,10 +445,11 @@ def _standardised(
         cleaned[i].update({c: result.get_column(c) for c in result.columns})
     for (fields, codes), done in zip(factorized, cleaned, strict=True):
         present = codes >= 0
-        gather_codes = pl.Series(codes).set(pl.Series(~present), None)
+        per_row = codes.size == done[fields[0].name].len() and bool(present.all())
+        gather_codes = None if per_row else pl.Series(codes).set(pl.Series(~present), None)
         for fc in fields:
             col = done[fc.name].cast(pl.Utf8)
-            columns[fc.name] = col.gather(gather_codes)
+            columns[fc.name] = col if gather_codes is None else col.gather(gather_codes)
             small = value_dictionary(col)
             composed = np.full(codes.size, -1, dtype=np.int64)
             composed[present] = small.codes[codes[present]]
