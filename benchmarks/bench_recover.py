@@ -450,17 +450,21 @@ def main() -> None:
     register = pl.read_parquet(data / "register.parquet")
     results: dict[str, dict[str, object]] = {}
     save_seconds = None
-    for tool in args.tools.split(","):
-        if tool == "kvklink_loaded" and save_seconds is None:
-            save_seconds = save_prepared(data)
-        out = data / f"pred_{tool}.parquet"
-        runs = []
-        failed = False
-        for _ in range(args.repeat):
+    tools = args.tools.split(",")
+    if "kvklink_loaded" in tools:
+        save_seconds = save_prepared(data)
+    # Runs are interleaved (tool A, B, C, then A, B, C again ...) so that the machine's
+    # drift over the minutes of a run affects every tool alike.
+    all_runs: dict[str, list[tuple[dict[str, float], float]]] = {t: [] for t in tools}
+    failed: set[str] = set()
+    for _ in range(args.repeat):
+        for tool in tools:
+            if tool in failed:
+                continue
             started = time.perf_counter()
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", tool, "--data", str(data), "--out",
-                 str(out)],
+                 str(data / f"pred_{tool}.parquet")],
                 capture_output=True, text=True, check=False,
                 env={**os.environ, "PYTHONWARNINGS": "ignore"},
             )
@@ -468,11 +472,14 @@ def main() -> None:
             if proc.returncode != 0:
                 results[tool] = {"error": proc.stderr.strip().splitlines()[-1:]}
                 print(tool, "FAILED", proc.stderr[-2000:], file=sys.stderr)
-                failed = True
-                break
-            runs.append((json.loads(proc.stdout.strip().splitlines()[-1]), wall))
-        if failed:
+                failed.add(tool)
+                continue
+            all_runs[tool].append((json.loads(proc.stdout.strip().splitlines()[-1]), wall))
+    for tool in tools:
+        if tool in failed:
             continue
+        out = data / f"pred_{tool}.parquet"
+        runs = all_runs[tool]
         info = {
             "seconds": float(np.median([r[0]["seconds"] for r in runs])),
             "warm_seconds": float(np.median([r[0]["warm_seconds"] for r in runs])),
@@ -538,7 +545,8 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "platform": platform.platform(),
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
-        "timing": "median of --repeat runs per tool, each in a fresh child process, from "
+        "timing": "median of --repeat runs per tool (interleaved across tools), each in a "
+                  "fresh child process, from "
                   "reading the Parquet inputs to one prediction per query; library imports "
                   "not timed; seconds = first batch in the fresh process (incl. one-off "
                   "warm-up such as loading compiled kernels), warm_seconds = the same batch "
@@ -569,6 +577,18 @@ def main() -> None:
                 min(warm_peers) / float(results[name]["warm_seconds"]),  # type: ignore[arg-type]
                 2,
             )
+    # the same ratios round by round (runs of one round ran minutes apart at most)
+    peer_tools = [t for t in ("recordlinkage", "splink") if all_runs.get(t)]
+    for name in ("kvklink", "kvklink_prepared", "kvklink_loaded"):
+        if not all_runs.get(name) or not peer_tools:
+            continue
+        rounds = min(len(all_runs[name]), *(len(all_runs[t]) for t in peer_tools))
+        for key, label in (("seconds", "speedup"), ("warm_seconds", "warm_speedup")):
+            ratios = [
+                min(all_runs[t][i][0][key] for t in peer_tools) / all_runs[name][i][0][key]
+                for i in range(rounds)
+            ]
+            summary[f"{label}_per_round_{name}"] = [round(r, 2) for r in ratios]
     print(json.dumps(summary, indent=2))
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
