@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from kvklink.errors import ConfigError, InputError, SchemaError
+from kvklink.errors import ConfigError, InputError, LinkageError, SchemaError
 from kvklink.frames import FrameKind, like_input, require_columns, to_polars
 from kvklink.linkage._blocking import (
     BlockIndex,
@@ -76,8 +76,7 @@ from kvklink.linkage._fellegi_sunter import (
 )
 from kvklink.linkage._select import best_per_query, single_pass_pruning
 from kvklink.linkage._standardise import clean_expr
-from kvklink.linkage._strings import EncodedStrings, prepare_tokens
-from kvklink.linkage._strings import pair_levels as string_pair_levels
+from kvklink.linkage._strings import EncodedStrings, pair_levels_in_range, prepare_tokens
 
 __all__ = [
     "RECOVERY_STATUSES",
@@ -557,9 +556,13 @@ class _FieldValues:
 
     @classmethod
     def of(cls, dictionaries: Sequence[ValueDictionary]) -> _FieldValues:
+        """The matrix of ``dictionaries``' codes, each checked against its dictionary."""
         codes = np.empty((dictionaries[0].codes.size if dictionaries else 0, len(dictionaries)),
                          dtype=np.int32)
         for j, d in enumerate(dictionaries):
+            if d.codes.size and (int(d.codes.min()) < -1 or int(d.codes.max()) >= len(d.encoded)):
+                msg = "A value dictionary holds codes outside its values. Hint: prepare again."
+                raise LinkageError(msg)
             codes[:, j] = d.codes
         return cls(encoded=tuple(d.encoded for d in dictionaries), codes=codes)
 
@@ -577,9 +580,9 @@ def _levels(
         return out.T
     lc = np.ascontiguousarray(np.take(left.codes, qi, axis=0).T, dtype=np.int64)
     rc = np.ascontiguousarray(np.take(right.codes, ri, axis=0).T, dtype=np.int64)
-    for j, fc in enumerate(spec.fields):
-        out[j] = string_pair_levels(left.encoded[j], right.encoded[j], lc[j], rc[j],
-                                    fc.similarity, fc.thresholds)
+    for j, fc in enumerate(spec.fields):  # the code matrices were range-checked when built
+        out[j] = pair_levels_in_range(left.encoded[j], right.encoded[j], lc[j], rc[j],
+                                      fc.similarity, fc.thresholds)
     return out.T
 
 

@@ -1283,6 +1283,11 @@ def _check(
     return SIMILARITIES.index(similarity), lc, rc
 
 
+#: Placeholder token text for similarities that do not compare tokens (never read).
+_NO_TOKENS: _TokenText = (np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64),
+                          np.zeros(0, dtype=np.uint64))
+
+
 def _run(
     left: EncodedStrings,
     right: EncodedStrings,
@@ -1300,11 +1305,8 @@ def _run(
     if sim in _TOKENISED:
         a_tok = _tokens(left, dedupe=sim != _TOKEN_SORT)
         b_tok = _tokens(right, dedupe=sim != _TOKEN_SORT)
-    else:  # not read
-        a_tok = (left.codepoints, np.zeros(len(left), dtype=np.int64),
-                 np.zeros(len(left), dtype=np.uint64))
-        b_tok = (right.codepoints, np.zeros(len(right), dtype=np.int64),
-                 np.zeros(len(right), dtype=np.uint64))
+    else:  # not read by the kernel
+        a_tok = b_tok = _NO_TOKENS
     max_len = max(left.max_length, right.max_length)
     # Chunks go to threads one at a time (dynamic scheduling); the setting is per calling
     # thread and restored afterwards.
@@ -1387,3 +1389,22 @@ def pair_levels(
         )
         raise ConfigError(msg)
     return _run(left, right, lc, rc, sim, ts, True)[1]
+
+
+def pair_levels_in_range(
+    left: EncodedStrings,
+    right: EncodedStrings,
+    left_codes: npt.NDArray[np.int64],
+    right_codes: npt.NDArray[np.int64],
+    similarity: Similarity,
+    thresholds: tuple[float, ...],
+) -> npt.NDArray[np.int8]:
+    """:func:`pair_levels` for codes already known to lie in ``-1 .. len(side) - 1``.
+
+    For callers that checked the code range once for many calls (the recovery's code
+    matrices are checked when they are built and then only gathered from): the per-call
+    scans of :func:`pair_levels` are skipped. Codes must be contiguous int64 arrays.
+    """
+    ts = np.asarray(sorted(float(t) for t in thresholds), dtype=np.float64)
+    return _run(left, right, left_codes, right_codes, SIMILARITIES.index(similarity), ts,
+                True)[1]
