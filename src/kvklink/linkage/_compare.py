@@ -326,16 +326,29 @@ def factorize(values: pl.Series) -> tuple[npt.NDArray[np.int64], pl.Series]:
     return codes, values.gather(first[:n_codes])
 
 
-def value_dictionary(values: pl.Series) -> ValueDictionary:
+def value_dictionary(values: pl.Series, *, distinct: bool = True) -> ValueDictionary:
     """Distinct non-null values and each row's code (-1 = null), encoded for the kernels.
+
+    With ``distinct=False`` every non-null row keeps its own entry (no deduplication): the
+    comparison kernels give the same levels either way (they compare the strings, not the
+    codes), so a batch of mostly distinct query values skips finding the distinct ones.
 
     >>> import polars as pl
     >>> d = value_dictionary(pl.Series(["b", None, "a", "b"]))
     >>> d.values.to_list(), d.codes.tolist()
     (['b', 'a'], [0, -1, 1, 0])
+    >>> d = value_dictionary(pl.Series(["b", None, "a", "b"]), distinct=False)
+    >>> d.values.to_list(), d.codes.tolist()
+    (['b', 'a', 'b'], [0, -1, 1, 2])
     """
-    codes, distinct = factorize(values.cast(pl.Utf8))
-    return ValueDictionary(values=distinct, codes=codes, encoded=encode_strings(distinct))
+    text = values.cast(pl.Utf8)
+    if distinct:
+        codes, uniq = factorize(text)
+    else:
+        present = text.is_not_null().to_numpy()
+        codes = np.where(present, np.cumsum(present) - 1, -1).astype(np.int64)
+        uniq = text.drop_nulls() if text.null_count() else text
+    return ValueDictionary(values=uniq, codes=codes, encoded=encode_strings(uniq))
 
 
 def pair_levels(

@@ -449,7 +449,9 @@ def _standardised(
         for fc in fields:
             col = done[fc.name].cast(pl.Utf8)
             columns[fc.name] = col if gather_codes is None else col.gather(gather_codes)
-            small = value_dictionary(col)
+            # the register's dictionaries are kept and tokenised once: deduplicate them; a
+            # batch of queries is mostly distinct values and used once: skip that work
+            small = value_dictionary(col, distinct=side == "right")
             composed = np.full(codes.size, -1, dtype=np.int64)
             composed[present] = small.codes[codes[present]]
             dictionaries[fc.name] = ValueDictionary(
