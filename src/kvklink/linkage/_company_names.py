@@ -32,7 +32,7 @@ import pyarrow as pa
 from kvklink.frames import large_string_array
 from kvklink.linkage._standardise import LEGAL_FORM_TOKENS, _fold
 
-__all__ = ["company_name_and_form", "load_kernels"]
+__all__ = ["arrow_rows", "company_name_and_form", "load_kernels", "non_ascii_rows"]
 
 #: Canonical legal-form codes in output order (sorted), and each legal-form word's code index
 #: (-1: a legal-form word without a code of its own, e.g. "vennootschap").
@@ -61,8 +61,12 @@ def _tokens(
     buf: npt.NDArray[np.uint8],
     tok_start: npt.NDArray[np.int64],
     tok_len: npt.NDArray[np.int64],
+    ampersand: bool,
 ) -> int:  # pragma: no cover - compiled
-    """Split ``data[start:end]`` into lower-case ``[0-9a-z]`` words in ``buf``; their count."""
+    """Split ``data[start:end]`` into lower-case ``[0-9a-z]`` words in ``buf``; their count.
+
+    With ``ampersand`` an ``&`` is the word ``en``, otherwise it separates words.
+    """
     n_tok = 0
     k = 0  # bytes written to buf
     cur = -1  # start of the word being read, -1 between words
@@ -96,7 +100,7 @@ def _tokens(
                 tok_len[n_tok] = k - cur
                 n_tok += 1
                 cur = -1
-            if b == 38:  # & is the word "en"
+            if ampersand and b == 38:  # & is the word "en"
                 buf[k] = 101
                 buf[k + 1] = 110
                 tok_start[n_tok] = k
@@ -171,7 +175,7 @@ def _name_and_form_kernel(
         is_form = np.empty(longest + 1, dtype=np.bool_)
         found = np.zeros(n_codes, dtype=np.bool_)
         for i in range(lo, hi):
-            n_tok = _tokens(data, starts[i], ends[i], buf, tok_start, tok_len)
+            n_tok = _tokens(data, starts[i], ends[i], buf, tok_start, tok_len, True)
             found[:] = False
             n_plain = 0
             for t in range(n_tok):
@@ -216,7 +220,7 @@ def _name_and_form_kernel(
                 form_offsets[i + 1] = k
 
 
-def _string_series(name: str, offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]) -> (
+def string_series(name: str, offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]) -> (
     pl.Series
 ):
     """A polars text series from int64 offsets and UTF-8 bytes; empty strings become null."""
@@ -232,6 +236,39 @@ def _n_chunks(n: int) -> int:
     return max(1, min(n, 16 * numba.get_num_threads()))
 
 
+def non_ascii_rows(text: pl.Series) -> npt.NDArray[np.bool_]:
+    """Which rows of a text series hold a character outside ASCII (nulls: no)."""
+    if not text.len() or text.null_count() == text.len():
+        return np.zeros(text.len(), dtype=np.bool_)
+    out: npt.NDArray[np.bool_] = (
+        (text.str.len_bytes() != text.str.len_chars()).fill_null(False).to_numpy()
+    )
+    return out
+
+
+def arrow_rows(
+    text: pl.Series,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The UTF-8 bytes of a text series and each row's ``[start, end)`` in them.
+
+    Read from the Arrow buffers without copying the text again; a null row is empty.
+    """
+    arr = large_string_array(text)
+    n = len(arr)
+    bounds = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    data_buf = arr.buffers()[2]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    starts = np.ascontiguousarray(bounds[:-1])
+    ends = bounds[1:]
+    if arr.null_count:
+        valid = arr.is_valid().to_numpy(zero_copy_only=False)
+        ends = np.where(valid, ends, starts)
+    return data, starts, np.ascontiguousarray(ends)
+
+
 def company_name_and_form(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     """The standardised company name and legal form of every value (nulls stay null).
 
@@ -243,26 +280,13 @@ def company_name_and_form(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     ('de groot en zn', 'vof')
     """
     text = values.cast(pl.Utf8)
-    if text.len() and text.null_count() < text.len():
-        not_ascii = (text.str.len_bytes() != text.str.len_chars()).fill_null(False).to_numpy()
-        if not_ascii.any():  # fold accents of the non-ASCII names only
-            idx = np.flatnonzero(not_ascii)
-            folded = text.gather(idx).to_frame("v").select(_fold(pl.col("v"))).to_series()
-            text = text.scatter(idx, folded)
-    arr = large_string_array(text)
-    n = len(arr)
-    bounds = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
-    data_buf = arr.buffers()[2]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None
-        else np.zeros(0, dtype=np.uint8)
-    )
-    starts = np.ascontiguousarray(bounds[:-1])
-    ends = bounds[1:]
-    if arr.null_count:  # a null row is read as empty text, and so gives null
-        valid = arr.is_valid().to_numpy(zero_copy_only=False)
-        ends = np.where(valid, ends, starts)
-    ends = np.ascontiguousarray(ends)
+    not_ascii = non_ascii_rows(text)
+    if not_ascii.any():  # fold accents of the non-ASCII names only
+        idx = np.flatnonzero(not_ascii)
+        folded = text.gather(idx).to_frame("v").select(_fold(pl.col("v"))).to_series()
+        text = text.scatter(idx, folded)
+    data, starts, ends = arrow_rows(text)
+    n = starts.size
     name_offsets = np.zeros(n + 1, dtype=np.int64)
     form_offsets = np.zeros(n + 1, dtype=np.int64)
     args = (_WORD_BYTES, _WORD_OFFSETS, _WORD_CODE, _CODE_BYTES, _CODE_OFFSETS)
@@ -276,8 +300,8 @@ def company_name_and_form(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     form_out = np.empty(int(form_offsets[-1]), dtype=np.uint8)
     _name_and_form_kernel(data, starts, ends, *args, name_offsets, name_out, form_offsets,
                           form_out, True, chunks)
-    return (_string_series(values.name, name_offsets, name_out),
-            _string_series(values.name, form_offsets, form_out))
+    return (string_series(values.name, name_offsets, name_out),
+            string_series(values.name, form_offsets, form_out))
 
 
 def load_kernels() -> None:

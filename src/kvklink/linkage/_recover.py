@@ -51,6 +51,8 @@ import polars as pl
 
 from kvklink.errors import ConfigError, InputError, LinkageError, SchemaError
 from kvklink.frames import FrameKind, like_input, require_columns, to_polars
+from kvklink.linkage._address_cleaners import COMPILED_CLEANERS, clean_compiled
+from kvklink.linkage._address_cleaners import load_kernels as load_address_kernels
 from kvklink.linkage._blocking import (
     BlockIndex,
     BlockingPass,
@@ -410,7 +412,9 @@ def _standardised(
     dictionaries: dict[str, ValueDictionary] = {}
     compiled = ("company_name", "legal_form")  # cleaned by one compiled pass, both at once
     # Cleaners that cost about as much per value as finding the distinct values: a column
-    # that only feeds these is cleaned row by row (factorising first would not pay).
+    # that only feeds these is cleaned row by row (factorising first would not pay). The
+    # other cleaners run on the distinct values: compiled ones (_address_cleaners), and the
+    # rest (dates) as polars queries.
     cheap = (*compiled, "postcode", "none")
 
     factorized: list[tuple[list[FieldComparison], npt.NDArray[np.int64]]] = []
@@ -431,7 +435,11 @@ def _standardised(
             for fc in fields:
                 if fc.cleaner in compiled:
                     done[fc.name] = name if fc.cleaner == "company_name" else form
-        rest = [fc for fc in fields if fc.cleaner not in compiled]
+        for fc in fields:
+            if fc.cleaner in COMPILED_CLEANERS:
+                done[fc.name] = clean_compiled(uniq, fc.cleaner)
+        rest = [fc for fc in fields
+                if fc.cleaner not in compiled and fc.cleaner not in COMPILED_CLEANERS]
         if rest:
             planned.append(len(cleaned))
             plans.append(pl.DataFrame({"__v": uniq}).lazy().select(
@@ -632,6 +640,7 @@ def _load_kernels(spec: RecoverySpec) -> None:
     single_pass_pruning(np.array([0, 1]), np.ones(1, dtype=np.uint32), one, 3)
     load_kernels()
     load_name_kernels()
+    load_address_kernels()
 
 
 def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None) -> (
