@@ -29,6 +29,7 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from kvklink._arrays import kernel_input
 from kvklink.frames import large_string_array
 from kvklink.linkage._standardise import LEGAL_FORM_TOKENS, _fold
 
@@ -257,16 +258,15 @@ def arrow_rows(
     n = len(arr)
     bounds = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
     data_buf = arr.buffers()[2]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None
-        else np.zeros(0, dtype=np.uint8)
-    )
-    starts = np.ascontiguousarray(bounds[:-1])
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0)
+    starts = bounds[:-1]
     ends = bounds[1:]
     if arr.null_count:
         valid = arr.is_valid().to_numpy(zero_copy_only=False)
         ends = np.where(valid, ends, starts)
-    return data, starts, np.ascontiguousarray(ends)
+    # read-only, whether or not there were nulls: one compiled version of each kernel
+    return (kernel_input(data, np.uint8), kernel_input(starts, np.int64),
+            kernel_input(ends, np.int64))
 
 
 def company_name_and_form(values: pl.Series) -> tuple[pl.Series, pl.Series]:

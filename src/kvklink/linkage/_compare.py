@@ -37,6 +37,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, Jaro, JaroWinkler, Levenshtein
 
+from kvklink._arrays import kernel_input
 from kvklink.errors import ConfigError
 from kvklink.frames import large_string_array
 from kvklink.linkage._standardise import Cleaner
@@ -321,8 +322,11 @@ def factorize(values: pl.Series) -> tuple[npt.NDArray[np.int64], pl.Series]:
     codes = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.int64)
     hashes = values.hash(seed=0x6B766B).to_numpy()
-    n_codes = _factorize_kernel(data, np.ascontiguousarray(bounds[:-1]),
-                                np.ascontiguousarray(bounds[1:]), valid, hashes, codes, first)
+    n_codes = _factorize_kernel(
+        kernel_input(data, np.uint8), kernel_input(bounds[:-1], np.int64),
+        kernel_input(bounds[1:], np.int64), kernel_input(valid, np.bool_),
+        kernel_input(hashes, np.uint64), codes, first,
+    )
     return codes, values.gather(first[:n_codes])
 
 

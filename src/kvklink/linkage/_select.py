@@ -28,6 +28,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from kvklink._arrays import kernel_input
+
 __all__ = ["best_per_query", "single_pass_pruning"]
 
 
@@ -164,10 +166,10 @@ def best_per_query(
         else np.zeros(nq, dtype=np.int64)
     )
     _best_kernel(
-        bounds, np.ascontiguousarray(tid, dtype=np.uint32),
-        np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(row, dtype=np.uint32),
-        flags, use_valid, floor, math.log2(p_any), math.log2(1.0 - p_any), float(prior_weight),
-        best, second, prob,
+        kernel_input(bounds, np.int64), kernel_input(tid, np.uint32),
+        kernel_input(score, np.float64), kernel_input(row, np.uint32),
+        kernel_input(flags, np.bool_), use_valid, kernel_input(floor, np.int64),
+        math.log2(p_any), math.log2(1.0 - p_any), float(prior_weight), best, second, prob,
     )
     return best, second, prob
 
@@ -240,7 +242,7 @@ def single_pass_pruning(
     keep = np.ones(passes.size, dtype=np.bool_)
     n_targets = np.zeros(max(bounds.size - 1, 0), dtype=np.int64)
     if passes.size:
-        tids = np.ascontiguousarray(tid, dtype=np.uint32)
-        _pruning_kernel(bounds, np.ascontiguousarray(passes, dtype=np.uint32), tids,
+        tids = kernel_input(tid, np.uint32)
+        _pruning_kernel(kernel_input(bounds, np.int64), kernel_input(passes, np.uint32), tids,
                         int(min_passes), int(tids.max()), keep, n_targets)
     return keep, n_targets
