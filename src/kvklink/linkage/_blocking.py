@@ -50,6 +50,7 @@ import polars as pl
 
 from kvklink.errors import ConfigError, InputError
 from kvklink.frames import large_string_array
+from kvklink.linkage._company_names import word_index
 from kvklink.linkage._strings import _prefetch
 
 __all__ = [
@@ -217,19 +218,7 @@ def _is_stop_word(
     stop_offsets: npt.NDArray[np.int64],
 ) -> bool:  # pragma: no cover - compiled
     """Whether the bytes ``data[s:e]`` spell one of the stop words."""
-    length = e - s
-    for w in range(stop_offsets.size - 1):
-        a = stop_offsets[w]
-        if stop_offsets[w + 1] - a != length:
-            continue
-        same = True
-        for t in range(length):
-            if data[s + t] != stop_data[a + t]:
-                same = False
-                break
-        if same:
-            return True
-    return False
+    return word_index(data, s, e - s, stop_data, stop_offsets) >= 0
 
 
 _WordsOut = tuple[

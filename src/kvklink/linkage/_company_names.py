@@ -33,7 +33,13 @@ from kvklink._arrays import kernel_input
 from kvklink.frames import large_string_array
 from kvklink.linkage._standardise import LEGAL_FORM_TOKENS, _fold
 
-__all__ = ["arrow_rows", "company_name_and_form", "load_kernels", "non_ascii_rows"]
+__all__ = [
+    "arrow_rows",
+    "company_name_and_form",
+    "load_kernels",
+    "non_ascii_rows",
+    "word_index",
+]
 
 #: Canonical legal-form codes in output order (sorted), and each legal-form word's code index
 #: (-1: a legal-form word without a code of its own, e.g. "vennootschap").
@@ -117,6 +123,30 @@ def _tokens(
 
 
 @numba.njit(inline="always", cache=True)
+def word_index(
+    data: npt.NDArray[np.uint8],
+    start: int,
+    length: int,
+    table: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+) -> int:  # pragma: no cover - compiled
+    """Which word of a table (``table[offsets[w]:offsets[w + 1]]``) the bytes
+    ``data[start:start + length]`` spell; -1 for none."""
+    for w in range(offsets.size - 1):
+        ws = offsets[w]
+        if offsets[w + 1] - ws != length:
+            continue
+        same = True
+        for i in range(length):
+            if data[start + i] != table[ws + i]:
+                same = False
+                break
+        if same:
+            return w
+    return -1
+
+
+@numba.njit(inline="always", cache=True)
 def _form_code(
     buf: npt.NDArray[np.uint8],
     start: int,
@@ -126,18 +156,8 @@ def _form_code(
     word_code: npt.NDArray[np.int64],
 ) -> int:  # pragma: no cover - compiled
     """The code index of a legal-form word, -1 for one without a code, -2 for other words."""
-    for w in range(word_code.size):
-        ws = word_offsets[w]
-        if word_offsets[w + 1] - ws != length:
-            continue
-        same = True
-        for i in range(length):
-            if buf[start + i] != word_bytes[ws + i]:
-                same = False
-                break
-        if same:
-            return int(word_code[w])
-    return -2
+    w = word_index(buf, start, length, word_bytes, word_offsets)
+    return -2 if w < 0 else int(word_code[w])
 
 
 @numba.njit(parallel=True, cache=True)
