@@ -399,11 +399,13 @@ def _standardised(
 ) -> tuple[pl.DataFrame, list[ValueDictionary]]:
     """Standardised field columns and their value dictionaries, in the frame's row order.
 
-    Each raw column is dictionary-encoded once (Arrow), its *distinct* values are cleaned,
-    and the cleaned values are gathered back by code: names, streets, cities and house
-    numbers repeat a lot in a register, so this is much cheaper than cleaning every row (or
-    joining the cleaned values back). The value dictionary of each standardised field is
-    built on the distinct values too and composed with the row codes.
+    Streets, cities and house numbers repeat a lot: their columns are factorised once, the
+    *distinct* values are cleaned, and the cleaned values are gathered back by code. Names
+    and postcodes are nearly all distinct and cheap to clean, so they are cleaned row by row.
+    Company names, streets, house numbers, postcodes and text are cleaned by compiled passes
+    (``_company_names``, ``_address_cleaners``; tested equal to the polars expressions of
+    ``_standardise``), other cleaners by those expressions. The value dictionary of each
+    standardised field is built on the cleaned values and composed with the row codes.
     """
     by_column: dict[str, list[FieldComparison]] = {}
     for fc in spec.fields:
