@@ -208,8 +208,10 @@ def load_prepared_reference(
             for j in range(len(spec.fields))
         ]
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
-        msg = f"A file of the prepared register {path.name!r} cannot be read ({exc}). " \
-              "Hint: prepare the register again."
+        msg = (
+            f"A file of the prepared register {path.name!r} cannot be read "
+            f"({type(exc).__name__}). Hint: prepare the register again."
+        )
         raise InputError(msg) from exc
     n = frame.height
     names = [f.name for f in spec.fields]
