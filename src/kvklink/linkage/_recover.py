@@ -658,6 +658,18 @@ def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None)
     PreparedReference(rows=1, fields=['name', 'legal_form', 'street', 'house_number', \
 'postcode', 'city'])
     """
+    return _prepare(handelsregister, spec=spec, warm_up=True)
+
+
+def _prepare(handelsregister: Any, *, spec: RecoverySpec | None, warm_up: bool) -> (
+    PreparedReference
+):
+    """:func:`prepare_reference`; ``warm_up`` also loads every kernel a batch runs.
+
+    The warm-up makes the first batch against a kept reference run at full speed; when the
+    reference is prepared inside one :func:`recover_kvk` call, the batch right after loads
+    what it needs itself, and the warm-up's own small calls would only add time.
+    """
     spec = company_spec() if spec is None else spec
     r, _ = to_polars(handelsregister, argument="handelsregister")
     require_columns(r, [*spec.right_columns, spec.target], argument="handelsregister")
@@ -686,7 +698,8 @@ def prepare_reference(handelsregister: Any, *, spec: RecoverySpec | None = None)
     for fc, d in zip(spec.fields, dictionaries, strict=True):
         prepare_tokens(d.encoded, fc.similarity)  # tokenised once for every batch
     index = block_index(rs.select("r", *names), spec.blocking)
-    _load_kernels(spec)
+    if warm_up:
+        _load_kernels(spec)
     return PreparedReference(spec=spec, frame=r, standardised=rs, dictionaries=dictionaries,
                              index=index)
 
@@ -765,7 +778,7 @@ def recover_kvk(
             )
             raise ConfigError(msg)
     else:
-        prepared = prepare_reference(handelsregister, spec=spec)
+        prepared = _prepare(handelsregister, spec=spec, warm_up=False)
     r = prepared.frame
     names = [f.name for f in spec.fields]
     target = spec.target
