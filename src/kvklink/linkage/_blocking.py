@@ -710,10 +710,11 @@ def block_index(
         rows.append(pass_rows[np.repeat(keep, sizes)].astype(np.uint32))
         # the top ``bits`` bits of a key index the directory: about one key per entry
         bits = max(1, block_keys.size.bit_length() - 1)
-        top = block_keys >> np.uint64(64 - bits)
-        directory.append(
-            n_keys + np.searchsorted(top, np.arange(2**bits + 1, dtype=np.uint64))
-        )
+        top = (block_keys >> np.uint64(64 - bits)).astype(np.int64)
+        # entry d: the first key whose top bits are >= d (the keys are sorted), by counting
+        below = np.zeros(2**bits + 1, dtype=np.int64)
+        np.cumsum(np.bincount(top, minlength=2**bits), out=below[1:])
+        directory.append(n_keys + below)
         shift.append(64 - bits)
         n_keys += block_keys.size
         n_kept += int(kept_sizes.sum())
