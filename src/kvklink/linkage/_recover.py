@@ -400,8 +400,9 @@ def _standardised(
     """Standardised field columns and their value dictionaries, in the frame's row order.
 
     Streets, cities and house numbers repeat a lot: their columns are factorised once, the
-    *distinct* values are cleaned, and the cleaned values are gathered back by code. Names
-    and postcodes are nearly all distinct and cheap to clean, so they are cleaned row by row.
+    *distinct* values are cleaned, and the cleaned values are gathered back by code. A batch
+    of queries' names and postcodes are nearly all distinct and cheap to clean, so they are
+    cleaned row by row.
     Company names, streets, house numbers, postcodes and text are cleaned by compiled passes
     (``_company_names``, ``_address_cleaners``; tested equal to the polars expressions of
     ``_standardise``), other cleaners by those expressions. The value dictionary of each
@@ -413,10 +414,10 @@ def _standardised(
     columns: dict[str, pl.Series] = {}
     dictionaries: dict[str, ValueDictionary] = {}
     compiled = ("company_name", "legal_form")  # cleaned by one compiled pass, both at once
-    # Cleaners that cost about as much per value as finding the distinct values: a column
-    # that only feeds these is cleaned row by row (factorising first would not pay). The
-    # other cleaners run on the distinct values: compiled ones (_address_cleaners), and the
-    # rest (dates) as polars queries.
+    # Cleaners that cost about as much per value as finding the distinct values: a query
+    # column that only feeds these is cleaned row by row (a batch's names and postcodes are
+    # nearly all distinct, so factorising first would not pay; a register's repeat more).
+    # Everything else runs on the distinct values.
     cheap = (*compiled, "postcode", "none")
 
     factorized: list[tuple[list[FieldComparison], npt.NDArray[np.int64]]] = []
@@ -427,7 +428,7 @@ def _standardised(
         values = frame.get_column(column)
         if isinstance(values.dtype, (pl.Categorical, pl.Enum)):
             values = values.cast(pl.Utf8)
-        if all(fc.cleaner in cheap for fc in fields):
+        if side == "left" and all(fc.cleaner in cheap for fc in fields):
             codes, uniq = np.arange(values.len(), dtype=np.int64), values
         else:
             codes, uniq = factorize(values)
