@@ -29,8 +29,15 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from kvklink.linkage._company_names import _n_chunks, _tokens, arrow_rows, string_series
+from kvklink.linkage._company_names import (
+    _tokens,
+    arrow_rows,
+    rows_outside,
+    string_series,
+    with_non_ascii_prepared,
+)
 from kvklink.linkage._standardise import _fold, house_number_expr, street_expr
+from kvklink.linkage._strings import _n_chunks
 
 __all__ = ["COMPILED_CLEANERS", "clean_compiled", "load_kernels"]
 
@@ -308,21 +315,6 @@ _STREET_WORDS: tuple[npt.NDArray[np.uint8], ...] = tuple(
 _EXPRESSIONS = {"street": street_expr, "house_number": house_number_expr}
 
 
-@numba.njit(cache=True)
-def _outside(
-    data: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64],
-    low: int, high: int,
-) -> npt.NDArray[np.bool_]:  # pragma: no cover - compiled
-    """Rows holding a byte outside ``low .. high`` (``0 .. 127``: a non-ASCII character)."""
-    out = np.zeros(starts.size, dtype=np.bool_)
-    for i in range(starts.size):
-        for j in range(starts[i], ends[i]):
-            if data[j] < low or data[j] > high:
-                out[i] = True
-                break
-    return out
-
-
 def clean_compiled(values: pl.Series, cleaner: str) -> pl.Series:
     """``clean_expr(values, cleaner)`` for the cleaners in :data:`COMPILED_CLEANERS`.
 
@@ -337,22 +329,16 @@ def clean_compiled(values: pl.Series, cleaner: str) -> pl.Series:
         raise ValueError(msg)
     text = values.cast(pl.Utf8)
     mode = COMPILED_CLEANERS.index(cleaner)
-    data, starts, ends = arrow_rows(text)
     if cleaner == "house_number":  # the expression cleans what the byte rules do not cover
-        skip = _outside(data, starts, ends, 32, 126)
+        data, starts, ends = arrow_rows(text)
+        skip = rows_outside(data, starts, ends, 32, 126)
     else:  # polars prepares the non-ASCII rows (folds or upper-cases them), bytes do the rest
-        skip = _outside(data, starts, ends, 0, 127)
-        if skip.any():
-            idx = np.flatnonzero(skip)
-            part = text.gather(idx).to_frame("v")
-            expr = pl.col("v").str.to_uppercase() if cleaner == "postcode" else _fold("v")
-            text = text.scatter(idx, part.select(expr).to_series())
-            data, starts, ends = arrow_rows(text)
+        prepare = (lambda e: e.str.to_uppercase()) if cleaner == "postcode" else _fold
+        text, (data, starts, ends), outside = with_non_ascii_prepared(text, prepare)
         # the street rules need ASCII (word boundaries): rows folding left outside it go to
         # the expression; the other cleaners' byte rules take any folded text
-        skip = _outside(data, starts, ends, 0, 127) if cleaner == "street" and skip.any() else (
-            np.zeros(starts.size, dtype=np.bool_)
-        )
+        skip = (rows_outside(data, starts, ends, 0, 127) if cleaner == "street" and outside.any()
+                else np.zeros(starts.size, dtype=np.bool_))
     n = starts.size
     room = np.zeros(n + 1, dtype=np.int64)
     np.cumsum((ends - starts) * _GROWTH + _SLACK, out=room[1:])

@@ -51,7 +51,7 @@ import polars as pl
 from kvklink.errors import ConfigError, InputError
 from kvklink.frames import large_string_array
 from kvklink.linkage._company_names import word_index
-from kvklink.linkage._strings import _prefetch
+from kvklink.linkage._strings import _n_chunks, _prefetch
 
 __all__ = [
     "STOP_TOKENS",
@@ -160,11 +160,6 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _FEW_WORDS = 16
 #: ``_cut_values`` transforms.
 _WHOLE, _FIRST, _NUMBER, _PREFIX = 0, 1, 2, 3
-
-
-def _n_chunks(n: int) -> int:
-    """How many chunks to split ``n`` items into for a parallel kernel."""
-    return max(1, min(n, 16 * numba.get_num_threads()))
 
 
 def _encoded(words: list[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:

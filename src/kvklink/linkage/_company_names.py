@@ -23,6 +23,8 @@ sorted and space-separated. Empty results are null.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 import numpy.typing as npt
@@ -32,12 +34,14 @@ import pyarrow as pa
 from kvklink._arrays import kernel_input
 from kvklink.frames import large_string_array
 from kvklink.linkage._standardise import LEGAL_FORM_TOKENS, _fold
+from kvklink.linkage._strings import _n_chunks
 
 __all__ = [
     "arrow_rows",
     "company_name_and_form",
     "load_kernels",
-    "non_ascii_rows",
+    "rows_outside",
+    "with_non_ascii_prepared",
     "word_index",
 ]
 
@@ -253,18 +257,40 @@ def string_series(name: str, offsets: npt.NDArray[np.int64], data: npt.NDArray[n
     return out.set(pl.Series(empty), None) if empty.any() else out
 
 
-def _n_chunks(n: int) -> int:
-    return max(1, min(n, 16 * numba.get_num_threads()))
-
-
-def non_ascii_rows(text: pl.Series) -> npt.NDArray[np.bool_]:
-    """Which rows of a text series hold a character outside ASCII (nulls: no)."""
-    if not text.len() or text.null_count() == text.len():
-        return np.zeros(text.len(), dtype=np.bool_)
-    out: npt.NDArray[np.bool_] = (
-        (text.str.len_bytes() != text.str.len_chars()).fill_null(False).to_numpy()
-    )
+@numba.njit(cache=True)
+def rows_outside(
+    data: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64],
+    low: int, high: int,
+) -> npt.NDArray[np.bool_]:  # pragma: no cover - compiled
+    """Rows holding a byte outside ``low .. high`` (``0 .. 127``: a non-ASCII character)."""
+    out = np.zeros(starts.size, dtype=np.bool_)
+    for i in range(starts.size):
+        for j in range(starts[i], ends[i]):
+            if data[j] < low or data[j] > high:
+                out[i] = True
+                break
     return out
+
+
+_Rows = tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
+def with_non_ascii_prepared(
+    text: pl.Series, prepare: Callable[[pl.Expr], pl.Expr]
+) -> tuple[pl.Series, _Rows, npt.NDArray[np.bool_]]:
+    """``text`` with ``prepare`` (e.g. accent folding) applied to its non-ASCII rows only.
+
+    Returns the text, its bytes and row bounds (:func:`arrow_rows`), and which rows were
+    outside ASCII before. The byte rules of the compiled cleaners then apply to every row.
+    """
+    rows = arrow_rows(text)
+    outside = rows_outside(*rows, 0, 127)
+    if outside.any():
+        idx = np.flatnonzero(outside)
+        part = text.gather(idx).to_frame("v").select(prepare(pl.col("v"))).to_series()
+        text = text.scatter(idx, part)
+        rows = arrow_rows(text)
+    return text, rows, outside
 
 
 def arrow_rows(
@@ -299,13 +325,7 @@ def company_name_and_form(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     >>> name.item(), form.item()
     ('de groot en zn', 'vof')
     """
-    text = values.cast(pl.Utf8)
-    not_ascii = non_ascii_rows(text)
-    if not_ascii.any():  # fold accents of the non-ASCII names only
-        idx = np.flatnonzero(not_ascii)
-        folded = text.gather(idx).to_frame("v").select(_fold(pl.col("v"))).to_series()
-        text = text.scatter(idx, folded)
-    data, starts, ends = arrow_rows(text)
+    _, (data, starts, ends), _ = with_non_ascii_prepared(values.cast(pl.Utf8), _fold)
     n = starts.size
     name_offsets = np.zeros(n + 1, dtype=np.int64)
     form_offsets = np.zeros(n + 1, dtype=np.int64)

@@ -307,6 +307,7 @@ def _count_code_points(
 
 
 def _n_chunks(n: int) -> int:
+    """How many chunks to split ``n`` items into for a parallel kernel (a few per thread)."""
     return max(1, min(n, 16 * numba.get_num_threads()))
 
 
