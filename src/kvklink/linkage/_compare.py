@@ -9,8 +9,10 @@ integers used by the Fellegi–Sunter model::
     2 .. k+1     >= t_k .. >= t_1  (thresholds in ascending order)
     k+2          exact     (standardised values equal)
 
-Similarities come from rapidfuzz, computed pairwise over aligned arrays with
-:func:`rapidfuzz.process.cpdist` (multi-threaded), never with a Python loop per pair.
+Recovery computes levels with :func:`pair_levels`, over value dictionaries and the compiled
+kernels of :mod:`kvklink.linkage._strings` (rapidfuzz's definitions). :func:`comparison_levels`
+and :func:`similarity_scores` compute the same with rapidfuzz itself
+(:func:`rapidfuzz.process.cpdist`): the reference the kernels are tested against.
 
 Examples
 --------
