@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from kvklink.errors import ConfigError
 from kvklink.linkage._company_names import (
     _tokens,
     arrow_rows,
@@ -326,7 +327,7 @@ def clean_compiled(values: pl.Series, cleaner: str) -> pl.Series:
     """
     if cleaner not in COMPILED_CLEANERS:
         msg = f"No compiled cleaner {cleaner!r}. Hint: one of {', '.join(COMPILED_CLEANERS)}."
-        raise ValueError(msg)
+        raise ConfigError(msg)
     text = values.cast(pl.Utf8)
     mode = COMPILED_CLEANERS.index(cleaner)
     if cleaner == "house_number":  # the expression cleans what the byte rules do not cover
