@@ -157,11 +157,15 @@ def _street(
 ) -> int:  # pragma: no cover - compiled
     """``street_expr`` of one ASCII row, written from ``out[k0]``; the new end."""
     n = 0
-    for j in range(start, end):  # lower-case; ' and ` deleted
+    for j in range(start, end):  # lower-case; ' and ` deleted; other separators are spaces
         c = data[j]
         if c == 39 or c == 96:
             continue
-        a[n] = c + 32 if 65 <= c <= 90 else c
+        if 65 <= c <= 90:
+            c += 32
+        elif not ((48 <= c <= 57) or (97 <= c <= 122) or c == 46 or _is_space(c)):
+            c = 32
+        a[n] = c
         n += 1
     (burg, burg_r, dr, dr_r, pr, pr_r, st, st_r, ln, ln_r, wg, wg_r, pln, pln_r) = words
     # street_expr's rules in its order, each from one buffer into the other

@@ -180,6 +180,9 @@ def street_expr(column: str | pl.Expr) -> pl.Expr:
     'burgemeester de withlaan'
     """
     text = _fold(column).str.replace_all(r"['`´’]", "")
+    # characters the final squash turns into spaces act as spaces for the rules too (else a
+    # rule could match only on a second pass, e.g. "0lnʊ" -> "0ln" -> "0laan")
+    text = text.str.replace_all(r"[^0-9a-z.\s]", " ")
     text = (
         text.str.replace_all(r"\bburg\.?\s*", "burgemeester ")
         .str.replace_all(r"\bdr\.?\s+", "dokter ")
