@@ -74,32 +74,26 @@ def _at(s: npt.NDArray[np.uint8], n: int, i: int, word: npt.NDArray[np.uint8]) -
 @numba.njit(inline="always", cache=True)
 def _prefix_rule(
     s: npt.NDArray[np.uint8], n: int, out: npt.NDArray[np.uint8],
-    word: npt.NDArray[np.uint8], repl: npt.NDArray[np.uint8], need_space: bool,
+    word: npt.NDArray[np.uint8], repl: npt.NDArray[np.uint8],
 ) -> int:  # pragma: no cover - compiled
-    """``replace_all(r"\\b<word>\\.?\\s*", repl)`` (``need_space``: ``\\s+``) of ``s[:n]``.
+    """``replace_all(r"\\b<word>\\b\\.?\\s*", repl)`` of ``s[:n]``.
 
     Matches are found left to right and do not overlap, as in ``replace_all``.
     """
     k = 0
     i = 0
     while i < n:
-        if (i == 0 or not _is_word(s[i - 1])) and _at(s, n, i, word):
-            j = i + word.size
-            matched = True
-            if need_space:  # "\\.?" tries the dot first; "\\s+" must then find a space
-                if j + 1 < n and s[j] == 46 and _is_space(s[j + 1]):
-                    j += 1
-                elif not (j < n and _is_space(s[j])):
-                    matched = False
-            elif j < n and s[j] == 46:
+        j = i + word.size
+        if ((i == 0 or not _is_word(s[i - 1])) and _at(s, n, i, word)
+                and (j == n or not _is_word(s[j]))):
+            if j < n and s[j] == 46:
                 j += 1
-            if matched:
-                while j < n and _is_space(s[j]):
-                    j += 1
-                out[k:k + repl.size] = repl
-                k += repl.size
-                i = j
-                continue
+            while j < n and _is_space(s[j]):
+                j += 1
+            out[k:k + repl.size] = repl
+            k += repl.size
+            i = j
+            continue
         out[k] = s[i]
         k += 1
         i += 1
@@ -169,13 +163,13 @@ def _street(
         n += 1
     (burg, burg_r, dr, dr_r, pr, pr_r, st, st_r, ln, ln_r, wg, wg_r, pln, pln_r) = words
     # street_expr's rules in its order, each from one buffer into the other
-    n = _prefix_rule(a, n, b, burg, burg_r, False)
-    n = _prefix_rule(b, n, a, dr, dr_r, True)
-    n = _prefix_rule(a, n, b, pr, pr_r, True)
+    n = _prefix_rule(a, n, b, burg, burg_r)
+    n = _prefix_rule(b, n, a, dr, dr_r)
+    n = _prefix_rule(a, n, b, pr, pr_r)
     n = _suffix_rule(b, n, a, st, st_r)
-    n = _suffix_rule(a, n, b, ln, ln_r)
-    n = _suffix_rule(b, n, a, wg, wg_r)
     n = _suffix_rule(a, n, b, pln, pln_r)
+    n = _suffix_rule(b, n, a, ln, ln_r)
+    n = _suffix_rule(a, n, b, wg, wg_r)
     return _words(b, n, out, k0)
 
 
@@ -226,7 +220,7 @@ def _house_number(
 
 
 #: Room for a cleaned row of ``n`` bytes: a street can grow ("burg" -> "burgemeester ",
-#: "str" -> "straat"), never past 4n + 16.
+#: "str" -> "straat "; no replacement holds another rule's word), never past 4n + 16.
 _GROWTH, _SLACK = 4, 16
 
 
@@ -314,7 +308,7 @@ def _bytes(text: str) -> npt.NDArray[np.uint8]:
 #: The street abbreviations of ``street_expr``, in its order: (word, replacement) pairs.
 _STREET_WORDS: tuple[npt.NDArray[np.uint8], ...] = tuple(
     _bytes(w) for w in ("burg", "burgemeester ", "dr", "dokter ", "pr", "prins ",
-                        "str", "straat", "ln", "laan", "wg", "weg", "pln", "plein")
+                        "str", "straat ", "ln", "laan ", "wg", "weg ", "pln", "plein ")
 )
 
 _EXPRESSIONS = {"street": street_expr, "house_number": house_number_expr}

@@ -184,13 +184,14 @@ def street_expr(column: str | pl.Expr) -> pl.Expr:
     # rule could match only on a second pass, e.g. "0lnʊ" -> "0ln" -> "0laan")
     text = text.str.replace_all(r"[^0-9a-z.\s]", " ")
     text = (
-        text.str.replace_all(r"\bburg\.?\s*", "burgemeester ")
-        .str.replace_all(r"\bdr\.?\s+", "dokter ")
-        .str.replace_all(r"\bpr\.?\s+", "prins ")
-        .str.replace_all(r"(\w)str\b\.?", "${1}straat")
-        .str.replace_all(r"(\w)ln\b\.?", "${1}laan")
-        .str.replace_all(r"(\w)wg\b\.?", "${1}weg")
-        .str.replace_all(r"(\w)pln\b\.?", "${1}plein")
+        text.str.replace_all(r"\bburg\b\.?\s*", "burgemeester ")
+        .str.replace_all(r"\bdr\b\.?\s*", "dokter ")
+        .str.replace_all(r"\bpr\b\.?\s*", "prins ")
+        # the trailing space keeps an eaten dot a word break ("burgstr.str" is two words)
+        .str.replace_all(r"(\w)str\b\.?", "${1}straat ")
+        .str.replace_all(r"(\w)pln\b\.?", "${1}plein ")  # before "ln", which would eat it
+        .str.replace_all(r"(\w)ln\b\.?", "${1}laan ")
+        .str.replace_all(r"(\w)wg\b\.?", "${1}weg ")
     )
     return _null_if_empty(_squash(text))
 
