@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import settings
 
 from kvklink.keys import LinkageKey, PurposeKey
+
+#: ``KVKLINK_HYPOTHESIS_PROFILE=thorough`` searches ten times longer for counterexamples
+#: (before a release, or after changing a property's code); the default keeps CI quick.
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("KVKLINK_HYPOTHESIS_PROFILE", "default"))
 
 #: A fixed, obviously-test-only master key (64 hex characters).
 TEST_KEY_HEX = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
