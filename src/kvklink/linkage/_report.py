@@ -427,8 +427,8 @@ def linkage_report(
     Raises
     ------
     DisclosureError
-        The tables taken together would let a suppressed cell be recomputed (not observed in
-        testing, but checked every time).
+        The tables taken together would let a suppressed cell be recomputed even after
+        further suppression (cannot happen while a cell is left to suppress; checked anyway).
 
     Examples
     --------
@@ -502,69 +502,139 @@ def linkage_report(
             else []
         )
 
-    # The tables share cells: the overall counts are the margin row of every dimension table,
-    # and the unlinked total heads the reasons table. A shared cell suppressed in one table is
-    # forced suppressed in all of them, and secondary suppression re-run, until consistent.
-    forced: set[str] = set()
-    for _ in range(len(LINKAGE_CATEGORIES) + 3):
-        overall = protect_table(
-            cells[None],
-            rows="category",
-            unit_count="interactions",
-            policy=policy,
-            suppress=[*few[None], *((c,) for c in sorted(forced))],
-        )
-        tables = {
-            dim: protect_table(
-                cells[dim],
-                rows=dim,
-                columns="category",
+    def protect(extra: dict[str, set[tuple[str, ...]]]) -> LinkageReport:
+        """Protect every table; ``extra`` adds suppressions per table name (joint audit)."""
+
+        def more(name: str) -> list[tuple[str, ...]]:
+            return sorted(extra.get(name, set()))
+
+        # The tables share cells: the overall counts are the margin row of every dimension
+        # table, and the unlinked total heads the reasons table. A shared cell suppressed in
+        # one table is forced suppressed in all of them, and secondary suppression re-run,
+        # until consistent.
+        forced: set[str] = set()
+        for _ in range(len(LINKAGE_CATEGORIES) + 3):
+            overall = protect_table(
+                cells[None],
+                rows="category",
                 unit_count="interactions",
                 policy=policy,
-                suppress=[*few[dim], *((TOTAL_LABEL, c) for c in sorted(forced))],
+                suppress=[*few[None], *((c,) for c in sorted(forced)), *more("all")],
             )
-            for dim in dims
-        }
-        reasons = protect_table(
-            unlinked,
-            rows="unlinked_reason",
-            unit_count="interactions",
-            policy=policy,
-            suppress=[*few[_REASON], *([(TOTAL_LABEL,)] if "unlinked" in forced else [])],
-        )
-        intake = (
-            None
-            if intake_cells is None
-            else protect_table(
-                intake_cells,
-                rows="outcome",
+            tables = {
+                dim: protect_table(
+                    cells[dim],
+                    rows=dim,
+                    columns="category",
+                    unit_count="interactions",
+                    policy=policy,
+                    suppress=[
+                        *few[dim], *((TOTAL_LABEL, c) for c in sorted(forced)), *more(dim)
+                    ],
+                )
+                for dim in dims
+            }
+            reasons = protect_table(
+                unlinked,
+                rows="unlinked_reason",
                 unit_count="interactions",
                 policy=policy,
-                suppress=[(_REACHED,)] if TOTAL_LABEL in forced else [],
+                suppress=[
+                    *few[_REASON],
+                    *([(TOTAL_LABEL,)] if "unlinked" in forced else []),
+                    *more("unlinked_reason"),
+                ],
             )
+            intake = (
+                None
+                if intake_cells is None
+                else protect_table(
+                    intake_cells,
+                    rows="outcome",
+                    unit_count="interactions",
+                    policy=policy,
+                    suppress=[
+                        *([(_REACHED,)] if TOTAL_LABEL in forced else []), *more("intake")
+                    ],
+                )
+            )
+            shared = set(_suppressed_labels(overall._cells, "category"))
+            if intake is not None and _REACHED in _suppressed_labels(intake._cells, "outcome"):
+                shared.add(TOTAL_LABEL)
+            for dim, table in tables.items():
+                margin = table._cells.filter(pl.col(dim) == TOTAL_LABEL)
+                shared |= set(_suppressed_labels(margin, "category"))
+            if reasons._cells.filter(pl.col("unlinked_reason") == TOTAL_LABEL)["suppressed"].any():
+                shared.add("unlinked")
+            if shared <= forced:
+                break
+            forced |= shared
+        return LinkageReport(
+            tables=tables, reasons=reasons, overall=overall, policy=policy, intake=intake
         )
-        shared = set(_suppressed_labels(overall._cells, "category"))
-        if intake is not None and _REACHED in _suppressed_labels(intake._cells, "outcome"):
-            shared.add(TOTAL_LABEL)
-        for dim, table in tables.items():
-            margin = table._cells.filter(pl.col(dim) == TOTAL_LABEL)
-            shared |= set(_suppressed_labels(margin, "category"))
-        if reasons._cells.filter(pl.col("unlinked_reason") == TOTAL_LABEL)["suppressed"].any():
-            shared.add("unlinked")
-        if shared <= forced:
+
+    # Each table is safe on its own, but together they can pin a suppressed cell (a published
+    # total of one table minus a published total of another). Audit jointly; while a cell is
+    # exposed, suppress one more published cell next to it (its own line first, the cheapest
+    # non-zero value first) and protect again. Every round suppresses a new cell, so this ends.
+    extra: dict[str, set[tuple[str, ...]]] = {}
+    report = protect(extra)
+    while True:
+        exposed = report.check().filter(pl.col("recomputable"))
+        if exposed.height == 0:
+            return report
+        complement = _joint_complement(report, exposed.row(0, named=True))
+        if complement is None:  # pragma: no cover - every cell suppressed cannot expose one
             break
-        forced |= shared
-    report = LinkageReport(
-        tables=tables, reasons=reasons, overall=overall, policy=policy, intake=intake
+        extra.setdefault(complement[0], set()).add(complement[1])
+        report = protect(extra)
+    msg = (
+        f"{exposed.height} suppressed cell(s) of the linkage report can be recomputed from its "
+        "tables taken together. Hint: report fewer dimensions or coarser categories."
     )
-    n_exposed = int(report.check().get_column("recomputable").sum())
-    if n_exposed:  # pragma: no cover - not seen in testing; refuse rather than publish
-        msg = (
-            f"{n_exposed} suppressed cell(s) of the linkage report can be recomputed from its "
-            "tables taken together. Hint: report fewer dimensions or coarser categories."
-        )
-        raise DisclosureError(msg)
-    return report
+    raise DisclosureError(msg)
+
+
+def _joint_complement(
+    report: LinkageReport, exposed: dict[str, Any]
+) -> tuple[str, tuple[str, ...]] | None:
+    """A published cell to suppress so that ``exposed`` (a row of ``check()``) is protected.
+
+    Candidates in order: the published cells of the exposed cell's own line (its row or
+    column; a one-way table is one line), then those of its category in the other tables,
+    then any published cell; within each group non-zero cells by value, then zero cells.
+    Returns ``(table name, labels)`` as ``protect_table``'s ``suppress`` takes them.
+    """
+    named: list[tuple[str, ProtectedTable]] = [("all", report.overall), *report.tables.items()]
+    named.append(("unlinked_reason", report.reasons))
+    if report.intake is not None:
+        named.append(("intake", report.intake))
+    table, level, category = exposed["table"], exposed["level"], exposed["category"]
+    if table == "all":
+        level, category = category, ""  # the overall table is one row of categories
+    groups: list[list[tuple[int, str, tuple[str, ...]]]] = [[], [], []]
+    for name, protected in named:
+        cells = protected._cells
+        dims = protected.parameters["dimensions"]
+        keys = zip(*(cells.get_column(d).cast(pl.Utf8).to_list() for d in dims), strict=True)
+        published = (~cells.get_column("suppressed")).to_list()
+        for key, is_published, value in zip(keys, published, protected._true_values, strict=True):
+            if not is_published:
+                continue
+            if name == table and (len(key) == 1 or key[0] == level or key[1] == category):
+                rank = 0
+            elif (len(key) == 2 and key[1] == (category or level)) or (
+                name == "all" and key[0] == (category or level)
+            ):
+                rank = 1
+            else:
+                rank = 2
+            groups[rank].append((int(value), name, tuple(key)))
+    for candidates in groups:
+        if candidates:
+            _, name, key = min(candidates, key=lambda c: (c[0] == 0, c[0]))
+            return name, key
+    return None
 
 
 def _few_units(
