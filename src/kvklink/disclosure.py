@@ -5,7 +5,9 @@ passes through :func:`protect_table`: primary suppression by a minimum number of
 (n, k) dominance rule and the p%-rule (magnitude tables), then secondary suppression so that no
 suppressed cell can be recomputed from the published cells and margins — verified by linear
 programming. Suppressed cells are null in the frame, flagged, and shown as a marker (``✱``) in
-rendered tables; the parameters are recorded in the result.
+rendered tables; the parameters are recorded in the result. Tables published together that
+share cells are protected with :func:`protect_jointly` and audited with :func:`audit_jointly`,
+so that they do not expose a cell together either.
 
 The defaults (10 units, n=2/k=85%, p=80) are conservative stand-ins: **the current CBS output
 rules take precedence** — set :class:`DisclosurePolicy` to match them.
@@ -26,11 +28,16 @@ from kvklink._disclosure import (
     ProtectedTable,
     protect_table,
 )
+from kvklink._joint_disclosure import Cell, TableBuilder, audit_jointly, protect_jointly
 
 __all__ = [
     "SUPPRESSION_REASONS",
     "TOTAL_LABEL",
+    "Cell",
     "DisclosurePolicy",
     "ProtectedTable",
+    "TableBuilder",
+    "audit_jointly",
+    "protect_jointly",
     "protect_table",
 ]

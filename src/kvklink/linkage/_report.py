@@ -7,21 +7,20 @@ before it is shown, so a report can leave the secure environment.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from kvklink._disclosure import (
     TOTAL_LABEL,
     DisclosurePolicy,
     ProtectedTable,
-    _intervals,
     protect_table,
 )
-from kvklink.errors import DisclosureError, SchemaError
+from kvklink._joint_disclosure import Cell, TableBuilder, audit_jointly, protect_jointly
+from kvklink.errors import SchemaError
 from kvklink.frames import require_columns, to_polars
 from kvklink.ledger import RowLedger
 from kvklink.linkage._exact import LINK_STATUSES
@@ -135,9 +134,9 @@ class LinkageReport:
         The tables share cells (the overall counts are the margin row of every dimension
         table; the unlinked total heads the reasons table; the pseudonymised rows of the
         intake table are the overall total). This solves one linear program over every table
-        at once — shared cells as one variable, published cells fixed, suppressed cells
-        non-negative, every row and column adding up to its total — for the minimum and
-        maximum of each suppressed cell.
+        at once (:func:`kvklink.disclosure.audit_jointly`) — shared cells as one variable,
+        published cells fixed, suppressed cells non-negative, every row and column adding up
+        to its total — for the minimum and maximum of each suppressed cell.
 
         Returns
         -------
@@ -146,85 +145,22 @@ class LinkageReport:
             ``category``, ``lower``, ``upper``, ``recomputable`` (interval is a point). The
             bounds narrow suppressed values down: keep this frame in the secure environment.
         """
-        named: list[tuple[str, ProtectedTable]] = [("all", self.overall), *self.tables.items()]
-        named.append(("unlinked_reason", self.reasons))
-        if self.intake is not None:
-            named.append(("intake", self.intake))
-        offsets: dict[str, int] = {}
-        labels: list[tuple[str, str, str]] = []
-        values: list[float] = []
-        suppressed: list[bool] = []
-        constraints: list[tuple[tuple[int, ...], int]] = []
-        for name, table in named:
-            offsets[name] = len(values)
-            dims = table.parameters["dimensions"]
-            cells = table._cells
-            first = cells.get_column(dims[0]).to_list()
-            second = cells.get_column(dims[1]).to_list() if len(dims) > 1 else None
-            for k in range(cells.height):
-                if second is not None:
-                    labels.append((name, str(first[k]), str(second[k])))
-                elif name == "all":
-                    labels.append((name, TOTAL_LABEL, str(first[k])))
-                else:
-                    labels.append((name, str(first[k]), ""))
-            values.extend(float(v) for v in table._true_values)
-            suppressed.extend(bool(v) for v in cells.get_column("suppressed").to_list())
-            off = offsets[name]
-            constraints.extend(
-                (tuple(off + c for c in parts), off + total) for parts, total in table._constraints
-            )
-        index = {lab: k for k, lab in enumerate(labels)}
-        parent = list(range(len(values)))
-
-        def root(k: int) -> int:
-            while parent[k] != k:
-                parent[k] = parent[parent[k]]
-                k = parent[k]
-            return k
-
-        def unite(a: tuple[str, str, str], b: tuple[str, str, str]) -> None:
-            if a in index and b in index:
-                parent[root(index[a])] = root(index[b])
-
-        for name in self.tables:
-            for category in (*LINKAGE_CATEGORIES, TOTAL_LABEL):
-                unite((name, TOTAL_LABEL, category), ("all", TOTAL_LABEL, category))
-        unite(("unlinked_reason", TOTAL_LABEL, ""), ("all", TOTAL_LABEL, "unlinked"))
-        unite(("intake", _REACHED, ""), ("all", TOTAL_LABEL, TOTAL_LABEL))
-        roots = sorted({root(k) for k in range(len(values))})
-        pos = {r: i for i, r in enumerate(roots)}
-        g_values = np.zeros(len(roots))
-        g_suppressed = np.ones(len(roots), dtype=bool)
-        for k in range(len(values)):
-            g = pos[root(k)]
-            g_values[g] = values[k]
-            g_suppressed[g] &= suppressed[k]  # published anywhere = known
-        g_constraints = [
-            (tuple(pos[root(c)] for c in parts), pos[root(total)]) for parts, total in constraints
-        ]
-        lower, upper = _intervals(g_values, g_suppressed, g_constraints)
-        idx = np.flatnonzero(g_suppressed)
-        first_member = {pos[root(k)]: labels[k] for k in range(len(values) - 1, -1, -1)}
-        rows = [first_member[int(g)] for g in idx]
-        return pl.DataFrame(
-            {
-                "table": [r[0] for r in rows],
-                "level": [r[1] for r in rows],
-                "category": [r[2] for r in rows],
-                "lower": lower,
-                "upper": upper,
-                "recomputable": (upper - lower) <= 1e-7 * max(1.0, float(np.max(g_values))),
-            },
-            schema={
-                "table": pl.Utf8,
-                "level": pl.Utf8,
-                "category": pl.Utf8,
-                "lower": pl.Float64,
-                "upper": pl.Float64,
-                "recomputable": pl.Boolean,
-            },
+        audit = audit_jointly(self._named_tables(), _shared_cells(self.tables, self.intake))
+        overall = pl.col("table") == "all"
+        return audit.select(
+            "table",
+            pl.when(overall).then(pl.lit(TOTAL_LABEL)).otherwise(pl.col("row")).alias("level"),
+            pl.when(overall).then(pl.col("row")).otherwise(pl.col("column")).alias("category"),
+            "lower",
+            "upper",
+            "recomputable",
         )
+
+    def _named_tables(self) -> dict[str, ProtectedTable]:
+        named = {"all": self.overall, **self.tables, "unlinked_reason": self.reasons}
+        if self.intake is not None:
+            named["intake"] = self.intake
+        return named
 
     def link_rates(self) -> pl.DataFrame:
         """Link rate per dimension level, where it can be published.
@@ -427,8 +363,8 @@ def linkage_report(
     Raises
     ------
     DisclosureError
-        The tables taken together would let a suppressed cell be recomputed even after
-        further suppression (cannot happen while a cell is left to suppress; checked anyway).
+        The tables taken together would still let a suppressed cell be recomputed after
+        further suppression (see :func:`kvklink.disclosure.protect_jointly`).
 
     Examples
     --------
@@ -502,139 +438,50 @@ def linkage_report(
             else []
         )
 
-    def protect(extra: dict[str, set[tuple[str, ...]]]) -> LinkageReport:
-        """Protect every table; ``extra`` adds suppressions per table name (joint audit)."""
-
-        def more(name: str) -> list[tuple[str, ...]]:
-            return sorted(extra.get(name, set()))
-
-        # The tables share cells: the overall counts are the margin row of every dimension
-        # table, and the unlinked total heads the reasons table. A shared cell suppressed in
-        # one table is forced suppressed in all of them, and secondary suppression re-run,
-        # until consistent.
-        forced: set[str] = set()
-        for _ in range(len(LINKAGE_CATEGORIES) + 3):
-            overall = protect_table(
-                cells[None],
-                rows="category",
+    def builder(
+        table: pl.DataFrame, rows: str, columns: str | None, forced: list[tuple[str, ...]]
+    ) -> TableBuilder:
+        def build(extra: list[tuple[str, ...]]) -> ProtectedTable:
+            return protect_table(
+                table,
+                rows=rows,
+                columns=columns,
                 unit_count="interactions",
                 policy=policy,
-                suppress=[*few[None], *((c,) for c in sorted(forced)), *more("all")],
+                suppress=[*forced, *extra],
             )
-            tables = {
-                dim: protect_table(
-                    cells[dim],
-                    rows=dim,
-                    columns="category",
-                    unit_count="interactions",
-                    policy=policy,
-                    suppress=[
-                        *few[dim], *((TOTAL_LABEL, c) for c in sorted(forced)), *more(dim)
-                    ],
-                )
-                for dim in dims
-            }
-            reasons = protect_table(
-                unlinked,
-                rows="unlinked_reason",
-                unit_count="interactions",
-                policy=policy,
-                suppress=[
-                    *few[_REASON],
-                    *([(TOTAL_LABEL,)] if "unlinked" in forced else []),
-                    *more("unlinked_reason"),
-                ],
-            )
-            intake = (
-                None
-                if intake_cells is None
-                else protect_table(
-                    intake_cells,
-                    rows="outcome",
-                    unit_count="interactions",
-                    policy=policy,
-                    suppress=[
-                        *([(_REACHED,)] if TOTAL_LABEL in forced else []), *more("intake")
-                    ],
-                )
-            )
-            shared = set(_suppressed_labels(overall._cells, "category"))
-            if intake is not None and _REACHED in _suppressed_labels(intake._cells, "outcome"):
-                shared.add(TOTAL_LABEL)
-            for dim, table in tables.items():
-                margin = table._cells.filter(pl.col(dim) == TOTAL_LABEL)
-                shared |= set(_suppressed_labels(margin, "category"))
-            if reasons._cells.filter(pl.col("unlinked_reason") == TOTAL_LABEL)["suppressed"].any():
-                shared.add("unlinked")
-            if shared <= forced:
-                break
-            forced |= shared
-        return LinkageReport(
-            tables=tables, reasons=reasons, overall=overall, policy=policy, intake=intake
-        )
 
-    # Each table is safe on its own, but together they can pin a suppressed cell (a published
-    # total of one table minus a published total of another). Audit jointly; while a cell is
-    # exposed, suppress one more published cell next to it (its own line first, the cheapest
-    # non-zero value first) and protect again. Every round suppresses a new cell, so this ends.
-    extra: dict[str, set[tuple[str, ...]]] = {}
-    report = protect(extra)
-    while True:
-        exposed = report.check().filter(pl.col("recomputable"))
-        if exposed.height == 0:
-            return report
-        complement = _joint_complement(report, exposed.row(0, named=True))
-        if complement is None:  # pragma: no cover - every cell suppressed cannot expose one
-            break
-        extra.setdefault(complement[0], set()).add(complement[1])
-        report = protect(extra)
-    msg = (
-        f"{exposed.height} suppressed cell(s) of the linkage report can be recomputed from its "
-        "tables taken together. Hint: report fewer dimensions or coarser categories."
+        return build
+
+    build = {"all": builder(cells[None], "category", None, few[None])}
+    for dim in dims:
+        build[dim] = builder(cells[dim], dim, "category", few[dim])
+    build["unlinked_reason"] = builder(unlinked, "unlinked_reason", None, few[_REASON])
+    if intake_cells is not None:
+        build["intake"] = builder(intake_cells, "outcome", None, [])
+    # The tables share cells (see LinkageReport.check); protect them together, so that no
+    # suppressed cell can be recomputed from one table nor from all of them.
+    shared = _shared_cells(dims, intake_cells)
+    tables = protect_jointly(build, shared)
+    return LinkageReport(
+        tables={dim: tables[dim] for dim in dims},
+        reasons=tables["unlinked_reason"],
+        overall=tables["all"],
+        policy=policy,
+        intake=tables.get("intake"),
     )
-    raise DisclosureError(msg)
 
 
-def _joint_complement(
-    report: LinkageReport, exposed: dict[str, Any]
-) -> tuple[str, tuple[str, ...]] | None:
-    """A published cell to suppress so that ``exposed`` (a row of ``check()``) is protected.
-
-    Candidates in order: the published cells of the exposed cell's own line (its row or
-    column; a one-way table is one line), then those of its category in the other tables,
-    then any published cell; within each group non-zero cells by value, then zero cells.
-    Returns ``(table name, labels)`` as ``protect_table``'s ``suppress`` takes them.
-    """
-    named: list[tuple[str, ProtectedTable]] = [("all", report.overall), *report.tables.items()]
-    named.append(("unlinked_reason", report.reasons))
-    if report.intake is not None:
-        named.append(("intake", report.intake))
-    table, level, category = exposed["table"], exposed["level"], exposed["category"]
-    if table == "all":
-        level, category = category, ""  # the overall table is one row of categories
-    groups: list[list[tuple[int, str, tuple[str, ...]]]] = [[], [], []]
-    for name, protected in named:
-        cells = protected._cells
-        dims = protected.parameters["dimensions"]
-        keys = zip(*(cells.get_column(d).cast(pl.Utf8).to_list() for d in dims), strict=True)
-        published = (~cells.get_column("suppressed")).to_list()
-        for key, is_published, value in zip(keys, published, protected._true_values, strict=True):
-            if not is_published:
-                continue
-            if name == table and (len(key) == 1 or key[0] == level or key[1] == category):
-                rank = 0
-            elif (len(key) == 2 and key[1] == (category or level)) or (
-                name == "all" and key[0] == (category or level)
-            ):
-                rank = 1
-            else:
-                rank = 2
-            groups[rank].append((int(value), name, tuple(key)))
-    for candidates in groups:
-        if candidates:
-            _, name, key = min(candidates, key=lambda c: (c[0] == 0, c[0]))
-            return name, key
-    return None
+def _shared_cells(dims: Iterable[str], intake: object | None) -> list[list[Cell]]:
+    """The cells the report's tables share: each group is one number."""
+    groups: list[list[Cell]] = [
+        [("all", (category,)), *((dim, (TOTAL_LABEL, category)) for dim in dims)]
+        for category in (*LINKAGE_CATEGORIES, TOTAL_LABEL)
+    ]
+    groups[LINKAGE_CATEGORIES.index("unlinked")].append(("unlinked_reason", (TOTAL_LABEL,)))
+    if intake is not None:
+        groups[-1].append(("intake", (_REACHED,)))
+    return groups
 
 
 def _few_units(
@@ -694,10 +541,6 @@ def _intake_cells(ledger: RowLedger, n_rows: int) -> pl.DataFrame:
         {"outcome": labels, "interactions": [*intake.values(), reached]},
         schema={"outcome": pl.Enum(labels), "interactions": pl.Int64},
     )
-
-
-def _suppressed_labels(cells: pl.DataFrame, column: str) -> list[str]:
-    return cells.filter(pl.col("suppressed")).get_column(column).to_list()
 
 
 def _complete(cells: pl.DataFrame, dim: str | None, category_enum: pl.Enum) -> pl.DataFrame:

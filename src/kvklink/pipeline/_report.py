@@ -25,7 +25,14 @@ import numpy as np
 import polars as pl
 
 from kvklink.cohort._balance import BALANCE_STATISTICS
-from kvklink.disclosure import DisclosurePolicy, ProtectedTable, protect_table
+from kvklink.disclosure import (
+    TOTAL_LABEL,
+    Cell,
+    DisclosurePolicy,
+    ProtectedTable,
+    protect_jointly,
+    protect_table,
+)
 from kvklink.ledger import RowLedger
 from kvklink.linkage import linkage_report
 from kvklink.pipeline._io import write_bytes
@@ -100,6 +107,87 @@ def _protected_to_table(name: str, title: str, table: ProtectedTable) -> ReportT
         ),
         values=frame.select(pl.exclude("reason")).to_dicts(),
     )
+
+
+def _match_sizes(outcomes: dict[str, Any]) -> pl.DataFrame:
+    """Units by coarse matching status × group (``treated_matched`` … → matched / not)."""
+    # Coarse statuses keep small cells (e.g. one unmatched treated unit) out of the table.
+    coarse: dict[tuple[str, str], int] = {}
+    for key, count in outcomes.items():
+        group, _, status = key.partition("_")
+        label = "matched" if status == "matched" else "not matched or dropped"
+        coarse[(label, group)] = coarse.get((label, group), 0) + int(count)
+    return pl.DataFrame(
+        {
+            "status": [k[0] for k in coarse],
+            "group": [k[1] for k in coarse],
+            "unit_count": list(coarse.values()),
+        }
+    )
+
+
+def _protect_cohort_counts(
+    outcomes: pl.DataFrame,
+    by_year: pl.DataFrame,
+    sizes: pl.DataFrame,
+    *,
+    policy: DisclosurePolicy,
+    one_to_one: bool,
+) -> dict[str, ProtectedTable]:
+    """The cohort outcome, cohort size and matching tables, protected together.
+
+    They share their treated and control totals (:func:`_shared_cohort_cells`), so each
+    table being safe alone is not enough.
+    """
+    return protect_jointly(
+        {
+            "cohort_outcomes": lambda extra: protect_table(
+                outcomes, rows="outcome", policy=policy, suppress=extra
+            ),
+            "cohort_sizes": lambda extra: protect_table(
+                by_year, rows="index_year", columns="group", policy=policy, suppress=extra
+            ),
+            "match_sizes": lambda extra: protect_table(
+                sizes, rows="status", columns="group", policy=policy, suppress=extra
+            ),
+        },
+        _shared_cohort_cells(
+            outcomes.get_column("outcome").cast(pl.Utf8).to_list(),
+            by_year.get_column("group").to_list(),
+            sizes.get_column("group").to_list(),
+            one_to_one=one_to_one,
+        ),
+    )
+
+
+def _shared_cohort_cells(
+    outcome_labels: list[str],
+    cohort_groups: list[str],
+    match_groups: list[str],
+    *,
+    one_to_one: bool,
+) -> list[list[Cell]]:
+    """Cells the cohort and matching tables share (each group is one number).
+
+    The treated total is the ``treated`` cohort outcome; the control and grand totals of the
+    cohort sizes are those of the matching table; in 1:1 matching without replacement the
+    matched controls are as many as the matched treated units (a reader knows that from the
+    method, so the audit must too). Only cells both tables have are paired.
+    """
+    both = [g for g in ("treated", "control") if g in cohort_groups and g in match_groups]
+    groups: list[list[Cell]] = [
+        [("cohort_sizes", (TOTAL_LABEL, g)), ("match_sizes", (TOTAL_LABEL, g))]
+        for g in [*both, TOTAL_LABEL]
+    ]
+    if "treated" in outcome_labels and "treated" in cohort_groups:
+        groups.append(
+            [("cohort_outcomes", ("treated",)), ("cohort_sizes", (TOTAL_LABEL, "treated"))]
+        )
+    if one_to_one and "treated" in both and "control" in both:
+        groups.append(
+            [("match_sizes", ("matched", "treated")), ("match_sizes", ("matched", "control"))]
+        )
+    return groups
 
 
 def _stat_rows_published(
@@ -421,13 +509,6 @@ def build_report(ctx: StageContext) -> None:
         "units are those whose first qualifying use falls in the window "
         f"{config.cohort.window[0]}..{config.cohort.window[1]})."
     )
-    cohort.blocks.append(
-        _protected_to_table(
-            "cohort_outcomes",
-            "Treated candidates by outcome",
-            protect_table(outcomes, rows="outcome", policy=policy),
-        )
-    )
     units = ctx.read_parquet("cohort", "units.parquet")
     by_year = (
         units.with_columns(
@@ -440,43 +521,39 @@ def build_report(ctx: StageContext) -> None:
         .group_by("index_year", "group")
         .agg(pl.len().cast(pl.Int64).alias("unit_count"))
     )
+    mj = ctx.read_json("match", "match.json")
+    m = config.matching
+    sizes = _match_sizes(mj["outcomes"])
+    counts = _protect_cohort_counts(
+        outcomes,
+        by_year,
+        sizes,
+        policy=policy,
+        one_to_one=m.method == "nearest" and m.ratio == 1 and not m.replace,
+    )
+    cohort.blocks.append(
+        _protected_to_table(
+            "cohort_outcomes", "Treated candidates by outcome", counts["cohort_outcomes"]
+        )
+    )
     cohort.blocks.append(
         _protected_to_table(
             "cohort_sizes",
             "Cohort units by index year (controls enter once per index year)",
-            protect_table(by_year, rows="index_year", columns="group", policy=policy),
+            counts["cohort_sizes"],
         )
     )
     sections.append(cohort)
 
     # --- matching and balance ---------------------------------------------------------------
     matching = _Section("Matching and balance")
-    mj = ctx.read_json("match", "match.json")
-    m = config.matching
     matching.blocks.append(
         f"Method {m.method!r}, distance {m.distance!r}, ratio {m.ratio}, replace {m.replace}, "
         f"caliper {m.caliper}, exact strata {m.exact or []}; covariates: "
         f"{', '.join(mj['covariates'])}."
     )
-    # Coarse statuses keep small cells (e.g. one unmatched treated unit) out of the table.
-    coarse: dict[tuple[str, str], int] = {}
-    for key, count in mj["outcomes"].items():
-        group, _, status = key.partition("_")
-        label = "matched" if status == "matched" else "not matched or dropped"
-        coarse[(label, group)] = coarse.get((label, group), 0) + int(count)
-    sizes = pl.DataFrame(
-        {
-            "status": [k[0] for k in coarse],
-            "group": [k[1] for k in coarse],
-            "unit_count": list(coarse.values()),
-        }
-    )
     matching.blocks.append(
-        _protected_to_table(
-            "match_sizes",
-            "Units by matching status",
-            protect_table(sizes, rows="status", columns="group", policy=policy),
-        )
+        _protected_to_table("match_sizes", "Units by matching status", counts["match_sizes"])
     )
     balance = ctx.read_parquet("match", "balance.parquet")
     stats: list[str] = [
