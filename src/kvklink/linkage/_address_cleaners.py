@@ -38,7 +38,7 @@ from kvklink.linkage._company_names import (
     with_non_ascii_prepared,
 )
 from kvklink.linkage._standardise import _fold, house_number_expr, street_expr
-from kvklink.linkage._strings import _n_chunks
+from kvklink.linkage._strings import _n_chunks, chunk_rows
 
 __all__ = ["COMPILED_CLEANERS", "clean_compiled", "load_kernels"]
 
@@ -242,14 +242,8 @@ def _clean_kernel(
     ``room[i]`` leaves ``_GROWTH * len + _SLACK`` bytes per row; rows with ``skip[i]`` are
     left empty.
     """
-    n = starts.size
-    per_chunk = (n + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
-        lo = c * per_chunk
-        hi = min(n, lo + per_chunk)
-        longest = 0
-        for i in range(lo, hi):
-            longest = max(longest, ends[i] - starts[i])
+        lo, hi, longest = chunk_rows(c, n_chunks, starts, ends)
         size = _GROWTH * longest + _SLACK
         a = np.empty(size, dtype=np.uint8)
         b = np.empty(size, dtype=np.uint8)

@@ -34,7 +34,7 @@ import pyarrow as pa
 from kvklink._arrays import kernel_input
 from kvklink.frames import large_string_array
 from kvklink.linkage._standardise import LEGAL_FORM_TOKENS, _fold
-from kvklink.linkage._strings import _n_chunks
+from kvklink.linkage._strings import _n_chunks, chunk_rows
 
 __all__ = [
     "arrow_rows",
@@ -185,15 +185,9 @@ def _name_and_form_kernel(
 
     Row ``i`` is ``data[starts[i]:ends[i]]``.
     """
-    n = starts.size
-    per_chunk = (n + n_chunks - 1) // n_chunks
     n_codes = code_offsets.size - 1
     for c in numba.prange(n_chunks):
-        lo = c * per_chunk
-        hi = min(n, lo + per_chunk)
-        longest = 0
-        for i in range(lo, hi):
-            longest = max(longest, ends[i] - starts[i])
+        lo, hi, longest = chunk_rows(c, n_chunks, starts, ends)
         buf = np.empty(2 * longest + 2, dtype=np.uint8)
         tok_start = np.empty(longest + 1, dtype=np.int64)
         tok_len = np.empty(longest + 1, dtype=np.int64)

@@ -311,6 +311,22 @@ def _n_chunks(n: int) -> int:
     return max(1, min(n, 16 * numba.get_num_threads()))
 
 
+@numba.njit(inline="always", cache=True)
+def chunk_rows(
+    c: int, n_chunks: int, starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64]
+) -> tuple[int, int, int]:  # pragma: no cover - compiled
+    """Rows ``lo:hi`` of chunk ``c`` of ``n_chunks`` over ``starts.size`` rows, and the
+    longest row (``ends[i] - starts[i]``) among them, for sizing the chunk's buffers."""
+    n = starts.size
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    lo = c * per_chunk
+    hi = min(n, lo + per_chunk)
+    longest = 0
+    for i in range(lo, hi):
+        longest = max(longest, ends[i] - starts[i])
+    return lo, hi, longest
+
+
 def encode_strings(values: pl.Series) -> EncodedStrings:
     """Code points of a ``Utf8`` series without nulls, as :class:`EncodedStrings`.
 
